@@ -1,0 +1,8 @@
+namespace ContentFilter.Pipeline.Audit;
+
+/// <summary>Receives the one audit record of every message (the host logs it as a line and as JSON).</summary>
+public interface IAuditSink
+{
+    /// <summary>Writes the record. Must not throw.</summary>
+    void Write(AuditRecord record);
+}

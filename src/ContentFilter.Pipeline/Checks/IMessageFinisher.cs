@@ -1,0 +1,18 @@
+using ContentFilter.Pipeline.Verdicts;
+
+namespace ContentFilter.Pipeline.Checks;
+
+/// <summary>Runs after the verdict, for mail that will be delivered: DKIM signing, ARC sealing.</summary>
+/// <remarks>
+/// Finishers see the final header view (<see cref="Messages.HeaderEdits.Apply"/>) so a signature covers exactly
+/// what is sent, and add their own fields on top via <see cref="Verdict.Edits"/>. A finisher failure is temporary
+/// (4xx): unsigned originating mail must not leave silently.
+/// </remarks>
+public interface IMessageFinisher
+{
+    /// <summary>Stable lowercase name (<c>dkim-sign</c>, <c>arc-seal</c>).</summary>
+    string Name { get; }
+
+    /// <summary>Adds header edits to <paramref name="verdict"/>; returns a failure result or null when fine or not applicable.</summary>
+    ValueTask<CheckResult?> FinishAsync(MessageContext context, Verdict verdict, CancellationToken cancellationToken);
+}

@@ -1,0 +1,205 @@
+using ContentFilter.Protocols.Mime;
+
+namespace ContentFilter.Pipeline.Messages;
+
+/// <summary>The bytes of one message while it is checked: in memory while small, then in a 0600 spool file.</summary>
+/// <remarks>
+/// Memory does not grow with message size: past <see cref="SpoolOptions.InMemoryThreshold"/> the buffer moves to a
+/// file and every later byte goes straight there. Readers get independent streams (<see cref="OpenRead"/>), so
+/// clamd, spamd and DKIM can read concurrently. The file is deleted on dispose, which the front doors do only after
+/// the upstream reply (FILTER_README: Postfix keeps its copy until our 2xx, so nothing is lost if we crash first).
+/// Bytes are stored exactly as the message is (SMTP dot-stuffing already removed); line ends are not touched.
+/// </remarks>
+public sealed class MessageSpool : IAsyncDisposable, IDisposable
+{
+    private readonly SpoolOptions _options;
+    private readonly string _id;
+    private byte[] _buffer;
+    private int _bufferLength;
+    private FileStream? _file;
+    private string? _path;
+    private HeaderEndDetector _headerEnd = HeaderEndDetector.Create();
+    private bool _completed;
+    private bool _disposed;
+
+    /// <summary>Creates an empty spool for the message <paramref name="id"/> (its mail_id).</summary>
+    public MessageSpool(SpoolOptions options, string id)
+    {
+        _options = options;
+        _id = id;
+        _buffer = new byte[Math.Min(16 * 1024, Math.Max(1024, options.InMemoryThreshold))];
+    }
+
+    /// <summary>Total bytes written.</summary>
+    public long Length { get; private set; }
+
+    /// <summary>Offset of the first body byte (after the empty line); <see cref="Length"/> when there is no body.</summary>
+    public long BodyOffset => _headerEnd.Found ? _headerEnd.BodyOffset : Length;
+
+    /// <summary>True when the message had an empty line separating header and body.</summary>
+    public bool HasBody => _headerEnd.Found;
+
+    /// <summary>The spool file, or <c>null</c> while the message is in memory.</summary>
+    public string? FilePath => _path;
+
+    /// <summary>True once <see cref="CompleteAsync"/> ran: the content is final and may be read.</summary>
+    public bool IsCompleted => _completed;
+
+    /// <summary>Appends bytes.</summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        ThrowIfNotWritable();
+        _headerEnd.Feed(data.Span);
+        Length += data.Length;
+        if (_file is not null)
+        {
+            return _file.WriteAsync(data, cancellationToken);
+        }
+        if (_bufferLength + data.Length <= _options.InMemoryThreshold)
+        {
+            EnsureCapacity(_bufferLength + data.Length);
+            data.Span.CopyTo(_buffer.AsSpan(_bufferLength));
+            _bufferLength += data.Length;
+            return ValueTask.CompletedTask;
+        }
+        return MoveToFileAndWriteAsync(data, cancellationToken);
+    }
+
+    /// <summary>Marks the content final: flushes (and fsyncs when configured) the spool file.</summary>
+    public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfNotWritable();
+        if (_file is not null)
+        {
+            await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (_options.Fsync)
+            {
+                _file.Flush(flushToDisk: true);
+            }
+        }
+        _completed = true;
+    }
+
+    /// <summary>Opens an independent read stream over the whole message.</summary>
+    public Stream OpenRead()
+    {
+        if (!_completed)
+        {
+            throw new InvalidOperationException("The spool is still being written.");
+        }
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_path is null)
+        {
+            return new MemoryStream(_buffer, 0, _bufferLength, writable: false);
+        }
+        return new FileStream(_path, new FileStreamOptions
+        {
+            Mode = FileMode.Open,
+            Access = FileAccess.Read,
+            Share = FileShare.ReadWrite | FileShare.Delete,
+            BufferSize = 0,
+            Options = FileOptions.SequentialScan,
+        });
+    }
+
+    /// <summary>Reads up to <paramref name="maxBytes"/> of the header section (without the empty line) and parses it.</summary>
+    /// <remarks>A header section longer than the cap is parsed up to the cap; the rest is left for the body copy.</remarks>
+    public MessageHeaders ReadHeaders(int maxBytes)
+    {
+        long sectionLength = Math.Min(BodyOffset, maxBytes);
+        var bytes = new byte[sectionLength];
+        using (Stream s = OpenRead())
+        {
+            s.ReadExactly(bytes);
+        }
+        List<HeaderField> fields = HeaderSectionReader.Read(bytes, 0, out int consumed, out _);
+        return new MessageHeaders(fields, consumed, truncated: BodyOffset > maxBytes);
+    }
+
+    private async ValueTask MoveToFileAndWriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(_options.Directory);
+        _path = Path.Combine(_options.Directory, _id + ".eml");
+        var fso = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.Read | FileShare.Delete,
+            BufferSize = 64 * 1024,
+            Options = FileOptions.Asynchronous,
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            fso.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        _file = new FileStream(_path, fso);
+        await _file.WriteAsync(_buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
+        await _file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        _buffer = Array.Empty<byte>();
+        _bufferLength = 0;
+    }
+
+    private void EnsureCapacity(int needed)
+    {
+        if (needed <= _buffer.Length)
+        {
+            return;
+        }
+        int size = Math.Min(Math.Max(needed, _buffer.Length * 2), _options.InMemoryThreshold);
+        Array.Resize(ref _buffer, size);
+    }
+
+    private void ThrowIfNotWritable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            throw new InvalidOperationException("The spool is complete.");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _file?.Dispose();
+        DeleteFile();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        if (_file is not null)
+        {
+            await _file.DisposeAsync().ConfigureAwait(false);
+        }
+        DeleteFile();
+    }
+
+    private void DeleteFile()
+    {
+        if (_path is not null)
+        {
+            try
+            {
+                File.Delete(_path);
+            }
+            catch (IOException)
+            {
+                // Left for the start-up sweep; Postfix still holds the message.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using System.Buffers;
+using System.Text;
+using ContentFilter.Protocols.Mime;
+
+namespace ContentFilter.Pipeline.Messages;
+
+/// <summary>Writes a message as it leaves: added header fields on top, the received bytes after them, untouched.</summary>
+/// <remarks>
+/// Invariant: bytes are sacred. Without removals or changes, the spool is copied from byte 0 to the end verbatim.
+/// With them, only the affected fields are rewritten in place; every other field keeps its exact bytes, and
+/// everything after the parsed header section is copied verbatim. The MIME tree is never re-serialised, so
+/// upstream DKIM signatures stay valid (RFC 6376 §3.4).
+/// </remarks>
+public static class OutgoingMessage
+{
+    /// <summary>Formats an added field: <c>Name: value CRLF</c>, with any bare-LF folding normalised to CRLF.</summary>
+    public static byte[] FormatField(string name, string value)
+    {
+        string v = value.Replace("\r\n", "\n").Replace('\r', '\n').Replace("\n", "\r\n");
+        return Encoding.UTF8.GetBytes(name + ": " + v + "\r\n");
+    }
+
+    /// <summary>The bytes that go before the body copy: added fields, then the edited header section if it was edited.</summary>
+    /// <param name="headers">The parsed header section.</param>
+    /// <param name="edits">The edits.</param>
+    /// <param name="copyFrom">Where to start copying the spool verbatim after the prefix.</param>
+    public static byte[] BuildPrefix(MessageHeaders headers, IReadOnlyList<HeaderEdit> edits, out long copyFrom)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        foreach (HeaderEdit e in edits)
+        {
+            if (e is HeaderEdit.Add a)
+            {
+                buffer.Write(FormatField(a.Name, a.Value));
+            }
+        }
+        bool inPlace = edits.Any(e => e is not HeaderEdit.Add);
+        if (!inPlace)
+        {
+            copyFrom = 0;
+            return buffer.WrittenSpan.ToArray();
+        }
+        var counts = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        foreach (HeaderField f in headers.Fields)
+        {
+            if (f.Name.Length == 0)
+            {
+                buffer.Write(f.Raw.Span);
+                continue;
+            }
+            int n = counts[f.Name] = counts.GetValueOrDefault(f.Name) + 1;
+            HeaderEdit? edit = null;
+            foreach (HeaderEdit e in edits)
+            {
+                if ((e is HeaderEdit.Remove r && r.Occurrence == n && f.Is(r.Name)) || (e is HeaderEdit.Change c && c.Occurrence == n && f.Is(c.Name)))
+                {
+                    edit = e;
+                }
+            }
+            switch (edit)
+            {
+                case HeaderEdit.Remove:
+                    break;
+                case HeaderEdit.Change c:
+                    buffer.Write(FormatField(f.Name, c.Value));
+                    break;
+                default:
+                    buffer.Write(f.Raw.Span);
+                    break;
+            }
+        }
+        copyFrom = headers.SectionLength;
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Streams the outgoing message (not dot-stuffed) into <paramref name="destination"/>.</summary>
+    public static async Task WriteAsync(MessageSpool spool, MessageHeaders headers, IReadOnlyList<HeaderEdit> edits, Stream destination, CancellationToken cancellationToken)
+    {
+        byte[] prefix = BuildPrefix(headers, edits, out long copyFrom);
+        await destination.WriteAsync(prefix, cancellationToken).ConfigureAwait(false);
+        await using Stream source = spool.OpenRead();
+        source.Seek(copyFrom, SeekOrigin.Begin);
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int n;
+            while ((n = await source.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await destination.WriteAsync(chunk.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+}
