@@ -41,11 +41,12 @@ public static class ConfigLoader
     /// <summary>Loads and validates. Never throws for bad content: problems land in <see cref="LoadedConfig.Errors"/>.</summary>
     /// <param name="explicitPath">A path given with <c>--config</c> (must exist), or null for the default (optional).</param>
     /// <param name="environment">Environment variables to use (null = the process's).</param>
-    public static LoadedConfig Load(string? explicitPath, IDictionary<string, string?>? environment = null)
+    /// <param name="readDefaultFile">False to ignore <see cref="DefaultPath"/> (built-in defaults only).</param>
+    public static LoadedConfig Load(string? explicitPath, IDictionary<string, string?>? environment = null, bool readDefaultFile = true)
     {
         var errors = new List<string>();
         string path = explicitPath ?? DefaultPath;
-        bool exists = System.IO.File.Exists(path);
+        bool exists = (explicitPath is not null || readDefaultFile) && System.IO.File.Exists(path);
         if (explicitPath is not null && !exists)
         {
             errors.Add($"--config: file not found: {explicitPath}");
