@@ -28,6 +28,9 @@ public sealed class ContentFilterSettings
     /// <summary>Protocol limits and timeouts.</summary>
     public LimitsSettings Limits { get; set; } = new();
 
+    /// <summary>The domains this site receives mail for.</summary>
+    public LocalDomainsSettings LocalDomains { get; set; } = new();
+
     /// <summary>The Prometheus endpoint.</summary>
     public MetricsSettings Metrics { get; set; } = new();
 

@@ -24,6 +24,14 @@ public static class ServiceWiring
         services.AddHostedService<MetricsService>();
         services.AddSingleton(new SpoolOptions { Directory = s.Spool.Directory, InMemoryThreshold = s.Spool.InMemoryThreshold, Fsync = s.Spool.Fsync });
 
+        var localDomains = new ContentFilter.Pipeline.Policy.LocalDomains(s.LocalDomains.Domains);
+        services.AddSingleton(localDomains);
+        if (s.LocalDomains.Sql.ConnectionString.Length > 0)
+        {
+            services.AddSingleton(s.LocalDomains);
+            services.AddHostedService<SqlLocalDomainsRefresher>();
+        }
+
         VerdictPolicyOptions verdict = config.Get<VerdictPolicyOptions>("Verdict");
         if (string.IsNullOrEmpty(verdict.HostName))
         {
