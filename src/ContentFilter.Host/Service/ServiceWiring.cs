@@ -39,12 +39,18 @@ public static class ServiceWiring
         }
         var policy = new VerdictPolicy(verdict);
         services.AddSingleton(policy);
-        services.AddSingleton(sp => new CheckPipeline(
+        services.AddSingleton(sp => new ReloadCoordinator(config, policy, localDomains, sp.GetServices<ContentFilter.Pipeline.Policy.IReloadable>(), sp.GetRequiredService<ILogger<ReloadCoordinator>>(), sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>()));
+        services.AddHostedService(sp => sp.GetRequiredService<ReloadCoordinator>());
+        services.AddSingleton(sp =>
+        {
+            ReloadCoordinator reload = sp.GetRequiredService<ReloadCoordinator>();
+            return new CheckPipeline(
             sp.GetServices<ICheck>(),
             sp.GetServices<IMessageFinisher>(),
-            () => sp.GetRequiredService<VerdictPolicy>(),
+            () => reload.Policy,
             sp.GetRequiredService<TimeProvider>(),
             TimeSpan.FromSeconds(s.Limits.CheckTimeoutSeconds),
-            sp.GetRequiredService<ILogger<CheckPipeline>>()));
+            sp.GetRequiredService<ILogger<CheckPipeline>>());
+        });
     }
 }
