@@ -17,8 +17,8 @@ namespace ContentFilter.Protocols.Smtp;
 /// <item>A bare CR (not followed by LF) is kept as it is. Postfix passes bare CR through unchanged and never treats it
 /// as a line end; turning it into CRLF could create an empty line that ends the header section early and move
 /// fields such as From: into the body. Bare CR therefore never starts a line for anyone downstream.</item>
-/// <item>A line that consisted of a single dot followed by a bare LF (<c>LF "." LF</c>, <c>CRLF "." LF</c>) is stored
-/// as the content line <c>"." CRLF</c>; it is not the end.</item>
+/// <item>A line consisting of a single dot that is not <c>CRLF "." CRLF</c> (<c>LF "." LF</c>, <c>CRLF "." LF</c>,
+/// <c>LF "." CRLF</c>) is stored as the content line <c>"." CRLF</c>; it is not the end.</item>
 /// </list>
 /// Consequently a writer that dot-stuffs every line beginning with <c>.</c> after CRLF (and at the very start)
 /// produces a stream in which the only line equal to <c>.</c> (after Postfix strips trailing CRs) is its own
@@ -33,6 +33,9 @@ public sealed class SmtpDataDecoder
     private static readonly byte[] DotCrLf = ".\r\n"u8.ToArray();
 
     private State _state = State.LineStart;
+
+    // True when the current line began after a bare LF: such a line is unstuffed like any other but can never end DATA.
+    private bool _afterBareLf;
 
     private enum State
     {
@@ -65,6 +68,7 @@ public sealed class SmtpDataDecoder
     public void Reset()
     {
         _state = State.LineStart;
+        _afterBareLf = false;
         DecodedLength = 0;
         BareLineFeeds = 0;
         BareCarriageReturns = 0;
@@ -116,6 +120,7 @@ public sealed class SmtpDataDecoder
                         BareLineFeeds++;
                         Emit(output, CrLf);
                         _state = State.LineStart;
+                        _afterBareLf = true;
                     }
                     i++;
                     break;
@@ -133,6 +138,7 @@ public sealed class SmtpDataDecoder
                     {
                         BareLineFeeds++;
                         Emit(output, CrLf);
+                        _afterBareLf = true;
                     }
                     else
                     {
@@ -153,6 +159,7 @@ public sealed class SmtpDataDecoder
                         BareLineFeeds++;
                         Emit(output, DotCrLf);
                         _state = State.LineStart;
+                        _afterBareLf = true;
                         i++;
                     }
                     else
@@ -164,8 +171,17 @@ public sealed class SmtpDataDecoder
                 case State.DotCr:
                     if (b == (byte)'\n')
                     {
-                        ended = true;
-                        return i + 1;
+                        if (!_afterBareLf)
+                        {
+                            ended = true;
+                            return i + 1;
+                        }
+                        // LF "." CRLF: the previous line ended in a bare LF, so this is not <CRLF>.<CRLF>. A "." line.
+                        Emit(output, DotCrLf);
+                        _state = State.LineStart;
+                        _afterBareLf = false;
+                        i++;
+                        break;
                     }
                     // "." CR x: the dot was stuffing; the CR is a bare CR, kept.
                     BareCarriageReturns++;
@@ -181,6 +197,7 @@ public sealed class SmtpDataDecoder
                     {
                         Emit(output, CrLf);
                         _state = State.LineStart;
+                        _afterBareLf = false;
                         i++;
                     }
                     else
