@@ -162,7 +162,14 @@ public sealed partial class SmtpProxySession : IConnectionHandler
                     ReadResult result = await ReadAsync(Options.CommandTimeout, stopOnShutdown: idle).ConfigureAwait(false);
                     ReadOnlySequence<byte> buffer = result.Buffer;
                     Next next = ProcessCommands(buffer, out SequencePosition consumed);
-                    _input.AdvanceTo(consumed, buffer.End);
+                    if (next == Next.Data)
+                    {
+                        _input.AdvanceTo(consumed); // bytes after DATA are message data: do not mark them examined
+                    }
+                    else
+                    {
+                        _input.AdvanceTo(consumed, buffer.End);
+                    }
                     await FlushAsync().ConfigureAwait(false);
                     if (next == Next.Close)
                     {
@@ -401,7 +408,14 @@ public sealed partial class SmtpProxySession : IConnectionHandler
                     ReadOnlySequence<byte> buffer = result.Buffer;
                     var reader = new SequenceReader<byte>(buffer);
                     bool done = _decoder.TryRead(ref reader, _decoded);
-                    _input.AdvanceTo(reader.Position, buffer.End);
+                    if (done)
+                    {
+                        _input.AdvanceTo(reader.Position); // pipelined commands may follow the dot
+                    }
+                    else
+                    {
+                        _input.AdvanceTo(reader.Position, buffer.End);
+                    }
                     if (_decoded.WrittenCount > 0)
                     {
                         if (_decoder.DecodedLength > Options.MaxMessageSize)
@@ -447,16 +461,18 @@ public sealed partial class SmtpProxySession : IConnectionHandler
             var timings = new Dictionary<string, double>(StringComparer.Ordinal) { ["receive"] = _door._time.GetElapsedTime(start).TotalMilliseconds };
             Finished finished = await FinishMessageAsync(mailId, envelope, spool, received, oversize, spoolError, size, timings).ConfigureAwait(false);
 
-            bool keepGoing = true;
+            // The audit record is written when the reply is decided (so it exists even if the client vanishes now).
+            double elapsed = _door._time.GetElapsedTime(start).TotalMilliseconds;
+            _door._audit.Write(SmtpProxyAudit.Build(
+                _door._time.GetUtcNow(), mailId, _door._listener.Name, _door._lmtp ? "lmtp" : "smtp", envelope, _door._listener.Direction,
+                finished.Context, finished.Verdict, finished.Outcome, finished.Category, size, finished.QueuedAs,
+                string.Join(" / ", finished.Replies.Select(ProxyReply.Format)), finished.Reason, elapsed, finished.Context?.Timings ?? timings));
+            ResetTransaction();
             try
             {
                 foreach (Reply r in finished.Replies)
                 {
                     Write(r.Code, string.IsNullOrEmpty(r.EnhancedCode) ? null : r.EnhancedCode, r.Text);
-                }
-                if (finished.Close)
-                {
-                    keepGoing = false;
                 }
                 await FlushAsync().ConfigureAwait(false);
             }
@@ -464,13 +480,8 @@ public sealed partial class SmtpProxySession : IConnectionHandler
             {
                 // The spool goes only after the reply was written (or the client vanished): Postfix held its copy until then.
                 await spool.DisposeAsync().ConfigureAwait(false);
-                double elapsed = _door._time.GetElapsedTime(start).TotalMilliseconds;
-                _door._audit.Write(SmtpProxyAudit.Build(
-                    _door._time.GetUtcNow(), mailId, _door._listener.Name, _door._lmtp ? "lmtp" : "smtp", envelope, _door._listener.Direction,
-                    finished.Context, finished.Verdict, finished.Outcome, finished.Category, size, finished.QueuedAs,
-                    string.Join(" / ", finished.Replies.Select(ProxyReply.Format)), finished.Reason, elapsed, finished.Context?.Timings ?? timings));
-                ResetTransaction();
             }
+            bool keepGoing = !finished.Close;
             return keepGoing;
         }
 
