@@ -215,7 +215,12 @@ public sealed partial class SmtpNextHopClient : INextHop, IAsyncDisposable
             await WriteAsync(commands[0].Phase, Encoding.UTF8.GetBytes(batch.ToString())).ConfigureAwait(false);
             foreach ((string phase, string _) in commands)
             {
-                replies.Add(await ReadAsync(phase).ConfigureAwait(false));
+                SmtpReceivedReply reply = await ReadAsync(phase).ConfigureAwait(false);
+                replies.Add(reply);
+                if (reply.Code == 421)
+                {
+                    break; // RFC 5321 §3.8: the server is closing; no further replies will come.
+                }
             }
         }
         else
@@ -231,12 +236,24 @@ public sealed partial class SmtpNextHopClient : INextHop, IAsyncDisposable
                 await WriteAsync(phase, NextHopConnection.SmtpCommandBytes(line)).ConfigureAwait(false);
                 SmtpReceivedReply reply = await ReadAsync(phase).ConfigureAwait(false);
                 replies.Add(reply);
+                if (reply.Code == 421)
+                {
+                    break;
+                }
                 bool failedEarly = (phase == "XFORWARD" || phase == "MAIL FROM") && !reply.IsPositive;
                 if (failedEarly)
                 {
                     break;
                 }
             }
+        }
+
+        if (replies[^1].Code == 421)
+        {
+            // Service closing (RFC 5321 §3.8): transient for every recipient, and the connection is gone.
+            Reply closing = ToReply(replies[^1], connection.Phase);
+            await connection.DisposeAsync().ConfigureAwait(false);
+            return Outcome(envelope.Recipients.Select(r => new RecipientOutcome(r, closing)).ToList(), closing, null);
         }
 
         // XFORWARD refused: a configuration problem at the next hop (smtpd_authorized_xforward_hosts); fail closed.
