@@ -2,6 +2,7 @@ using ContentFilter.Host.Configuration;
 using ContentFilter.Host.Logging;
 using ContentFilter.Pipeline.Audit;
 using ContentFilter.Pipeline.Checks;
+using ContentFilter.Pipeline.Delivery;
 using ContentFilter.Pipeline.Messages;
 using ContentFilter.Pipeline.Verdicts;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,6 +32,20 @@ public static class ServiceWiring
             services.AddSingleton(s.LocalDomains);
             services.AddHostedService<SqlLocalDomainsRefresher>();
         }
+
+        services.AddSingleton(new ContentFilter.Frontends.Delivery.NextHopOptions
+        {
+            Endpoint = s.NextHop.Endpoint,
+            HeloName = string.IsNullOrEmpty(s.NextHop.HeloName) ? hostName : s.NextHop.HeloName,
+            ConnectTimeout = TimeSpan.FromSeconds(s.NextHop.ConnectTimeoutSeconds),
+            CommandTimeout = TimeSpan.FromSeconds(s.NextHop.CommandTimeoutSeconds),
+            DataDoneTimeout = TimeSpan.FromSeconds(s.NextHop.DataDoneTimeoutSeconds),
+            MaxIdleConnections = s.NextHop.MaxIdleConnections,
+            IdleTimeout = TimeSpan.FromSeconds(s.NextHop.IdleTimeoutSeconds),
+        });
+        services.AddSingleton<INextHop, ContentFilter.Frontends.Delivery.SmtpNextHopClient>();
+        services.AddSingleton<ListenerService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
 
         VerdictPolicyOptions verdict = config.Get<VerdictPolicyOptions>("Verdict");
         if (string.IsNullOrEmpty(verdict.HostName))
