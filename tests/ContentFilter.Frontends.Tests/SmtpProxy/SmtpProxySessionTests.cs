@@ -299,6 +299,20 @@ public class SmtpProxySessionTests
     }
 
     [Fact]
+    public async Task OriginatingToLocalDomainsOnly_AuditsInternal()
+    {
+        await using var h = new ProxyHarness();
+        h.Listener.Direction = MessageDirection.Originating;
+        h.LocalDomains = new ContentFilter.Pipeline.Policy.LocalDomains(new[] { "example.net" });
+        ProxyHarness.Client c = await h.ConnectAsync();
+        await c.BeginAsync("a@example.org", "b@example.net");
+        Assert.StartsWith("250", await c.SendDataAsync(Stuff(Message)));
+        await c.BeginAsync("a@example.org", "b@example.net", "x@elsewhere.example");
+        Assert.StartsWith("250", await c.SendDataAsync(Stuff(Message)));
+        Assert.Equal(new[] { "RelayedInternal", "RelayedOutbound" }, h.Audit.Records.Select(r => r.Action));
+    }
+
+    [Fact]
     public async Task Lmtp_RepliesOncePerRecipientAfterTheDot()
     {
         await using var h = new ProxyHarness();
