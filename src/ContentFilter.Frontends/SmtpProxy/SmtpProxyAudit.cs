@@ -17,13 +17,14 @@ internal static class SmtpProxyAudit
         TempFailed,
     }
 
+    // direction: Inbound, Outbound or Internal (amavis).
     public static AuditRecord Build(
         DateTimeOffset now,
         string mailId,
         string listener,
         string door,
         Envelope envelope,
-        MessageDirection direction,
+        string direction,
         MessageContext? context,
         Verdict? verdict,
         Outcome outcome,
@@ -35,7 +36,7 @@ internal static class SmtpProxyAudit
         double elapsedMs,
         IReadOnlyDictionary<string, double> timings)
     {
-        string action = outcome.ToString() + (direction == MessageDirection.Inbound ? "Inbound" : "Outbound");
+        string action = outcome.ToString() + direction;
         if (verdict?.QuarantineId is not null)
         {
             action += ",Quarantined";

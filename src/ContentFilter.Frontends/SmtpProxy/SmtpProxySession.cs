@@ -7,6 +7,7 @@ using ContentFilter.Pipeline.Audit;
 using ContentFilter.Pipeline.Checks;
 using ContentFilter.Pipeline.Delivery;
 using ContentFilter.Pipeline.Messages;
+using ContentFilter.Pipeline.Policy;
 using ContentFilter.Pipeline.Quarantine;
 using ContentFilter.Pipeline.Verdicts;
 using ContentFilter.Protocols.Smtp;
@@ -43,8 +44,11 @@ public sealed partial class SmtpProxySession : IConnectionHandler
     private readonly ILogger _logger;
     private readonly string _hostName;
     private readonly bool _lmtp;
+    private readonly LocalDomains? _localDomains;
 
     /// <summary>Creates the door for one listener. Throws <see cref="ArgumentException"/> for invalid options.</summary>
+    /// <remarks><paramref name="localDomains"/> only refines the audit word for originating mail: <c>Internal</c> when every
+    /// recipient is local, else <c>Outbound</c> (amavis); without it originating mail is logged as <c>Outbound</c>.</remarks>
     public SmtpProxySession(
         SmtpProxyOptions options,
         ListenerOptions listener,
@@ -55,7 +59,8 @@ public sealed partial class SmtpProxySession : IConnectionHandler
         IAuditSink audit,
         SpoolOptions spool,
         TimeProvider time,
-        ILogger<SmtpProxySession> logger)
+        ILogger<SmtpProxySession> logger,
+        LocalDomains? localDomains = null)
     {
         IReadOnlyList<string> errors = options.Validate();
         if (errors.Count > 0)
@@ -79,6 +84,18 @@ public sealed partial class SmtpProxySession : IConnectionHandler
         _logger = logger;
         _hostName = string.IsNullOrEmpty(options.HostName) ? Environment.MachineName : options.HostName;
         _lmtp = listener.Protocol == ListenerProtocol.Lmtp;
+        _localDomains = localDomains;
+    }
+
+    private string DirectionWord(Envelope envelope)
+    {
+        if (_listener.Direction == MessageDirection.Inbound)
+        {
+            return "Inbound";
+        }
+        return _localDomains is { Count: > 0 } && envelope.Recipients.Count > 0 && envelope.Recipients.All(r => _localDomains.IsLocal(r.Address))
+            ? "Internal"
+            : "Outbound";
     }
 
     /// <inheritdoc />
@@ -464,7 +481,7 @@ public sealed partial class SmtpProxySession : IConnectionHandler
             // The audit record is written when the reply is decided (so it exists even if the client vanishes now).
             double elapsed = _door._time.GetElapsedTime(start).TotalMilliseconds;
             _door._audit.Write(SmtpProxyAudit.Build(
-                _door._time.GetUtcNow(), mailId, _door._listener.Name, _door._lmtp ? "lmtp" : "smtp", envelope, _door._listener.Direction,
+                _door._time.GetUtcNow(), mailId, _door._listener.Name, _door._lmtp ? "lmtp" : "smtp", envelope, _door.DirectionWord(envelope),
                 finished.Context, finished.Verdict, finished.Outcome, finished.Category, size, finished.QueuedAs,
                 string.Join(" / ", finished.Replies.Select(ProxyReply.Format)), finished.Reason, elapsed, finished.Context?.Timings ?? timings));
             ResetTransaction();
@@ -581,6 +598,10 @@ public sealed partial class SmtpProxySession : IConnectionHandler
             }
 
             // No per-recipient evidence means we do not know what happened: temporary.
+            if (outcome.AnyTransient || outcome.Recipients.Count == 0 || !outcome.AnyAccepted)
+            {
+                FilterMetrics.ReinjectionFailures.Add(1, new KeyValuePair<string, object?>("listener", _door._listener.Name));
+            }
             if (outcome.AnyTransient || outcome.Recipients.Count == 0)
             {
                 Reply failing = outcome.Final.IsTransient || outcome.Recipients.Count == 0 ? outcome.Final : outcome.Recipients.First(r => r.Reply.IsTransient).Reply;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using ContentFilter.Pipeline.Audit;
 using Microsoft.Extensions.Logging;
 
 namespace ContentFilter.Frontends.Transport;
@@ -233,6 +234,7 @@ public sealed partial class ConnectionListener : IAsyncDisposable
             }
             if (refusal is ConnectionRefusal reason)
             {
+                FilterMetrics.Refused.Add(1, new KeyValuePair<string, object?>("listener", _options.Name), new KeyValuePair<string, object?>("reason", reason.ToString()));
                 if (_refuser is not null)
                 {
                     using var refuseTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10), _time);
@@ -241,7 +243,16 @@ public sealed partial class ConnectionListener : IAsyncDisposable
                 return;
             }
             Log.Connected(_logger, context.Id, remote?.ToString() ?? "unix");
-            await _handler.HandleAsync(context, _aborted.Token).ConfigureAwait(false);
+            var listenerTag = new KeyValuePair<string, object?>("listener", _options.Name);
+            FilterMetrics.Sessions.Add(1, listenerTag);
+            try
+            {
+                await _handler.HandleAsync(context, _aborted.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                FilterMetrics.Sessions.Add(-1, listenerTag);
+            }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException)
         {

@@ -40,12 +40,14 @@ internal sealed class ProxyHarness : IAsyncDisposable
 
     public string SpoolDirectory { get; }
 
+    public ContentFilter.Pipeline.Policy.LocalDomains? LocalDomains { get; set; }
+
     public SpoolOptions Spool { get; set; }
 
     public SmtpProxySession CreateDoor()
     {
         var pipeline = new CheckPipeline(Checks, Array.Empty<IMessageFinisher>(), () => new VerdictPolicy(Policy), Time, TimeSpan.FromSeconds(30), NullLogger<CheckPipeline>.Instance);
-        return new SmtpProxySession(Options, Listener, pipeline, NextHop, Dsn, Quarantine, Audit, Spool, Time, NullLogger<SmtpProxySession>.Instance);
+        return new SmtpProxySession(Options, Listener, pipeline, NextHop, Dsn, Quarantine, Audit, Spool, Time, NullLogger<SmtpProxySession>.Instance, LocalDomains);
     }
 
     /// <summary>Connects a client and reads the greeting.</summary>
