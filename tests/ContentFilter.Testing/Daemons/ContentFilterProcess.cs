@@ -175,6 +175,14 @@ public sealed class ContentFilterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs <c>contentfilter check-config</c> on the configuration as it stands (written to the config file first).</summary>
+    public async Task<CommandResult> CheckConfigAsync()
+    {
+        SkipUnlessAvailable();
+        await File.WriteAllTextAsync(ConfigFile, Config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return await ExternalCommand.RunAsync("dotnet", [Binary, "check-config", "--config", ConfigFile], TimeSpan.FromSeconds(60));
+    }
+
     /// <summary>SIGTERM, then waits for a clean exit (SIGKILL after <paramref name="timeout"/>, default 40 s). Returns the exit code, or null if it had to be killed.</summary>
     public async Task<int?> StopAsync(TimeSpan? timeout = null)
     {
