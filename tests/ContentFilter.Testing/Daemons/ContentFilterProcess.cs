@@ -341,6 +341,10 @@ public sealed class ContentFilterProcess : IAsyncDisposable
             ["Audit"] = new JsonObject { ["File"] = AuditFile },
             ["Logging"] = new JsonObject { ["Level"] = "Debug" },
         };
+        if (_isKnownSection("LocalDomains"))
+        {
+            config["LocalDomains"] = new JsonObject { ["Domains"] = new JsonArray("dest.test") };
+        }
         foreach (var (section, key) in CheckSections)
         {
             if (_isKnownSection(section))
