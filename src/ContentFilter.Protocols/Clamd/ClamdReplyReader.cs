@@ -93,10 +93,10 @@ public static class ClamdReplyReader
             reply = new ClamdReply(ClamdReplyKind.Clean, string.Empty);
             return true;
         }
-        if (line.StartsWith(StreamPrefix) && line.EndsWith(FoundSuffix))
+        if (line.Length > StreamPrefix.Length + FoundSuffix.Length && line.StartsWith(StreamPrefix) && line.EndsWith(FoundSuffix))
         {
             ReadOnlySpan<byte> name = line[StreamPrefix.Length..^FoundSuffix.Length];
-            if (name.Length == 0 || name.Contains((byte)' ') && name.Trim((byte)' ').Length == 0)
+            if (name.Trim((byte)' ').Length == 0)
             {
                 return false;
             }

@@ -9,7 +9,7 @@ namespace ContentFilter.Protocols.Spamd;
 /// Pure and resumable: <c>false</c> with <see cref="SpamdError.None"/> means "need more", and the reader is only
 /// advanced on success. Every line is capped before its end is searched further. Error responses are a single
 /// status line with a non-zero code followed by the close (<c>SPAMD/1.0 76 Bad header line: ...</c>), so at the end
-/// of the stream a status line alone is a complete response. A body is <c>Content-length</c> bytes, or everything
+/// of the stream a status line alone is a complete response (PONG too). A body is <c>Content-length</c> bytes, or everything
 /// up to the close when spamd sent no length.
 /// </remarks>
 public static class SpamdResponseReader
@@ -76,9 +76,9 @@ public static class SpamdResponseReader
                     needMore = true;
                     return SpamdError.None;
                 }
-                if (code != 0 && headers == 0 && reader.Remaining == 0)
+                if (headers == 0 && reader.Remaining == 0)
                 {
-                    // A one-line error response, then the close.
+                    // A one-line response (an error, or PONG), then the close.
                     response = new SpamdResponse { ProtocolVersion = version, Code = code, Message = message };
                     input = reader;
                     return SpamdError.None;
