@@ -3,9 +3,17 @@ namespace ContentFilter.Checks.Antivirus;
 /// <summary>Settings of the clamd client and the <c>clamav</c> check (config section <c>ContentFilter:ClamAv</c>).</summary>
 public sealed class ClamAvOptions
 {
-    /// <summary>clamd addresses, tried round robin with failover. Default Debian's clamd:
-    /// <c>unix:/var/run/clamav/clamd.ctl</c>. TCP: <c>127.0.0.1:3310</c>.</summary>
-    public List<string> Servers { get; set; } = new() { "unix:/var/run/clamav/clamd.ctl" };
+    /// <summary>Debian's clamd socket, used when <see cref="Servers"/> is empty.</summary>
+    public const string DefaultServer = "unix:/var/run/clamav/clamd.ctl";
+
+    /// <summary>clamd addresses, tried round robin with failover; empty means <see cref="DefaultServer"/>.
+    /// TCP form: <c>127.0.0.1:3310</c>.</summary>
+    /// <remarks>Empty by default rather than holding the default, because configuration binding appends to a
+    /// list: a configured server would otherwise be tried beside Debian's socket.</remarks>
+    public List<string> Servers { get; set; } = new();
+
+    /// <summary>The servers in use: <see cref="Servers"/>, or <see cref="DefaultServer"/> when none are set.</summary>
+    public IReadOnlyList<string> EffectiveServers => Servers.Count == 0 ? new[] { DefaultServer } : Servers;
 
     /// <summary>Time to establish a connection to one clamd. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
@@ -26,11 +34,7 @@ public sealed class ClamAvOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Servers.Count == 0)
-        {
-            errors.Add("ClamAv:Servers: at least one clamd address is needed");
-        }
-        foreach (string s in Servers)
+        foreach (string s in EffectiveServers)
         {
             if (!ScannerEndpoint.TryParse(s, 3310, out _, out string? error))
             {

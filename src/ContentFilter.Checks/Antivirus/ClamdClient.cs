@@ -28,7 +28,7 @@ public sealed partial class ClamdClient
     public ClamdClient(ClamAvOptions options, TimeProvider time, ILogger<ClamdClient> logger)
     {
         _options = options;
-        _ring = new ScannerRing(options.Servers.Select(s => ScannerEndpoint.Parse(s, 3310)));
+        _ring = new ScannerRing(options.EffectiveServers.Select(s => ScannerEndpoint.Parse(s, 3310)));
         _time = time;
         _logger = logger;
     }

@@ -16,8 +16,15 @@ public enum SpamOversizedMode
 /// <summary>Settings of the spamd client and the <c>spamassassin</c> check (config section <c>ContentFilter:SpamAssassin</c>).</summary>
 public sealed class SpamAssassinOptions
 {
-    /// <summary>spamd addresses, round robin with failover. Default spamd's own: <c>127.0.0.1:783</c>.</summary>
-    public List<string> Servers { get; set; } = new() { "127.0.0.1:783" };
+    /// <summary>spamd's own default address, used when <see cref="Servers"/> is empty.</summary>
+    public const string DefaultServer = "127.0.0.1:783";
+
+    /// <summary>spamd addresses, round robin with failover; empty means <see cref="DefaultServer"/>.</summary>
+    /// <remarks>Empty by default because configuration binding appends to a list.</remarks>
+    public List<string> Servers { get; set; } = new();
+
+    /// <summary>The servers in use: <see cref="Servers"/>, or <see cref="DefaultServer"/> when none are set.</summary>
+    public IReadOnlyList<string> EffectiveServers => Servers.Count == 0 ? new[] { DefaultServer } : Servers;
 
     /// <summary>Time to connect to one spamd. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
@@ -45,11 +52,7 @@ public sealed class SpamAssassinOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Servers.Count == 0)
-        {
-            errors.Add("SpamAssassin:Servers: at least one spamd address is needed");
-        }
-        foreach (string s in Servers)
+        foreach (string s in EffectiveServers)
         {
             if (!ScannerEndpoint.TryParse(s, 783, out _, out string? error))
             {

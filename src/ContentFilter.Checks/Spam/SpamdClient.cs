@@ -23,7 +23,7 @@ public sealed partial class SpamdClient
     public SpamdClient(SpamAssassinOptions options, TimeProvider time, ILogger<SpamdClient> logger)
     {
         _options = options;
-        _ring = new ScannerRing(options.Servers.Select(s => ScannerEndpoint.Parse(s, 783)));
+        _ring = new ScannerRing(options.EffectiveServers.Select(s => ScannerEndpoint.Parse(s, 783)));
         _time = time;
         _logger = logger;
     }
@@ -137,7 +137,7 @@ public sealed partial class SpamdClient
                 // spamd may have answered with an error and closed: read what it said.
                 writeError = ex.Message;
             }
-            return await ReadResponseAsync(stream, buffer, writeError, linked.Token).ConfigureAwait(false);
+            return await ReadResponseAsync(stream, buffer, writeError, request.Command == SpamdCommand.Ping, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -153,7 +153,7 @@ public sealed partial class SpamdClient
         }
     }
 
-    private static async Task<SpamdResponse> ReadResponseAsync(Stream stream, byte[] buffer, string? writeError, CancellationToken cancellationToken)
+    private static async Task<SpamdResponse> ReadResponseAsync(Stream stream, byte[] buffer, string? writeError, bool statusOnly, CancellationToken cancellationToken)
     {
         SpamdLimits limits = SpamdLimits.Default;
         int cap = limits.MaxBodyLength + (limits.MaxHeaders + 1) * limits.MaxLineLength;
@@ -176,6 +176,16 @@ public sealed partial class SpamdClient
                     }
                     received.Write(buffer.AsSpan(0, n));
                 }
+            }
+            if (statusOnly && received.WrittenSpan.IndexOf((byte)'\n') is int lf and >= 0)
+            {
+                // PONG is one status line; spamd keeps the connection open after it.
+                string line = System.Text.Encoding.ASCII.GetString(received.WrittenSpan[..lf]).TrimEnd('\r');
+                if (SpamdResponseReader.TryParseStatusLine(line, out string version, out int code, out string message))
+                {
+                    return new SpamdResponse { ProtocolVersion = version, Code = code, Message = message };
+                }
+                throw new SpamdException($"bad status line '{line[..Math.Min(80, line.Length)]}'");
             }
             var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(received.WrittenMemory));
             if (SpamdResponseReader.TryRead(ref reader, final, limits, out SpamdResponse response, out SpamdError error))

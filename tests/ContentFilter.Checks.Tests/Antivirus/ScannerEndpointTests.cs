@@ -52,3 +52,21 @@ public class ScannerEndpointTests
         Assert.Equal(new[] { "tcp:b:1", "tcp:c:1", "tcp:a:1" }, second);
     }
 }
+
+public class ScannerDefaultsTests
+{
+    [Fact]
+    public void Options_NoServersConfigured_DebianDefaults()
+    {
+        Assert.Equal(new[] { "unix:/var/run/clamav/clamd.ctl" }, new ContentFilter.Checks.Antivirus.ClamAvOptions().EffectiveServers);
+        Assert.Equal(new[] { "127.0.0.1:783" }, new ContentFilter.Checks.Spam.SpamAssassinOptions().EffectiveServers);
+        Assert.Equal(512_000, new ContentFilter.Checks.Spam.SpamAssassinOptions().MaxSize);
+    }
+
+    [Fact]
+    public void Options_ServersConfigured_DefaultNotAdded()
+    {
+        var o = new ContentFilter.Checks.Antivirus.ClamAvOptions { Servers = { "127.0.0.1:3310" } };
+        Assert.Equal(new[] { "127.0.0.1:3310" }, o.EffectiveServers);
+    }
+}

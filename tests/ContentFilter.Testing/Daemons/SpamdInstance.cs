@@ -7,7 +7,7 @@ namespace ContentFilter.Testing.Daemons;
 /// <remarks>
 /// <c>--siteconfigpath</c> replaces /etc/spamassassin, so the <c>*.pre</c> files are copied in (else every scan
 /// fails with "no loaded plugin implements 'check_main'") and a <c>local.cf</c> turns off DNS, RBLs and Bayes. spamd
-/// binds before its rules are loaded, so ready means <c>spamc -K</c> answered PONG (about 1.4 s). spamd is slow
+/// binds before its rules are loaded, so ready means <c>spamc -K</c> answered (it prints <c>SPAMD/1.5 0</c>, exit 0; about 1.4 s). spamd is slow
 /// (~10 msg/s on 2 cores): share one instance per test class (<c>IClassFixture&lt;SpamdInstance&gt;</c>).
 /// </remarks>
 public sealed class SpamdInstance : IAsyncDisposable, IDisposable
@@ -55,6 +55,14 @@ public sealed class SpamdInstance : IAsyncDisposable, IDisposable
         }
         string site = Path.Combine(Directory, "site");
         System.IO.Directory.CreateDirectory(site);
+        // spamd's children run as debian-spamd and read the site config: the temp folder is 0700 by default.
+        const UnixFileMode readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Directory, readable);
+            File.SetUnixFileMode(site, readable);
+        }
         foreach (string pre in System.IO.Directory.GetFiles("/etc/spamassassin", "*.pre"))
         {
             File.Copy(pre, Path.Combine(site, Path.GetFileName(pre)), overwrite: true);
@@ -109,7 +117,8 @@ public sealed class SpamdInstance : IAsyncDisposable, IDisposable
         using Process p = Process.Start(psi)!;
         string stdout = await p.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
         await p.WaitForExitAsync().ConfigureAwait(false);
-        return stdout.Contains("PONG", StringComparison.Ordinal);
+        // spamc -K prints the status line without the word: "SPAMD/1.5 0".
+        return p.ExitCode == 0 && stdout.StartsWith("SPAMD/", StringComparison.Ordinal);
     }
 
     /// <summary>Stops spamd (its parent by our pid; it ends its children) and waits.</summary>
