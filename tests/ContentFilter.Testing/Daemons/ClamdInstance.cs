@@ -209,10 +209,10 @@ public sealed class ClamdInstance : IAsyncDisposable
     }
 
     /// <summary>The path of <c>testdata/NAME</c> in the repository this test runs from.</summary>
-    internal static string TestDataPath(string name) => Path.Combine(RepositoryRoot(), "testdata", name);
+    public static string TestDataPath(string name) => Path.Combine(RepositoryRoot(), "testdata", name);
 
     /// <summary>The repository root: the first folder above the test binaries holding <c>ContentFilter.sln</c>.</summary>
-    internal static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
