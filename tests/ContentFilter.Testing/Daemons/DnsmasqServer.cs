@@ -8,7 +8,7 @@ namespace ContentFilter.Testing.Daemons;
 /// <summary>A private dnsmasq serving only the TXT (and A) records a test gives it, on a random loopback address.</summary>
 /// <remarks>
 /// TESTKIT.md "DNS for DKIM/SPF/DMARC tests": <c>--no-resolv --no-hosts --bind-interfaces</c>, nothing is forwarded,
-/// so a test can never leak a query off the machine. It listens on port 53 of a random 127.x.y.z address, because
+/// so a test can never leak a query off the machine; <c>--local=/#/</c> makes every unknown name NXDOMAIN, as real DNS would answer. It listens on port 53 of a random 127.x.y.z address, because
 /// tools that read /etc/resolv.conf (dkimverify, opendkim-testmsg) cannot be given a port; a private mount namespace
 /// (<see cref="WrapWithResolvConf"/>) points them at it. Stopped by its pid on dispose.
 /// </remarks>
@@ -73,7 +73,7 @@ public sealed class DnsmasqServer : IAsyncDisposable
             foreach (string a in new[]
             {
                 "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll", "--port=53", $"--listen-address={address}",
-                "--bind-interfaces", "--user=root", "--pid-file=", "--log-queries", $"--log-facility={Path.Combine(dir, "dnsmasq.log")}",
+                "--bind-interfaces", "--local=/#/", "--user=root", "--pid-file=", "--log-queries", $"--log-facility={Path.Combine(dir, "dnsmasq.log")}",
                 $"--conf-file={Path.Combine(dir, "records.conf")}", "--cache-size=0",
             })
             {
