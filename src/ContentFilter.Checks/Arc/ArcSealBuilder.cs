@@ -13,6 +13,21 @@ namespace ContentFilter.Checks.Arc;
 /// </remarks>
 public static class ArcSealBuilder
 {
+    /// <summary>Why no set may be added to <paramref name="chain"/>, or null when sealing is allowed.</summary>
+    /// <remarks>A chain whose newest seal already says cv=fail is not extended (RFC 8617 §5.1), nor one of 50 sets (§4.2.1).</remarks>
+    public static string? WhyNotSeal(ArcChain chain)
+    {
+        if (chain.Sets.Count >= ArcChain.MaxInstances)
+        {
+            return "chain already has 50 sets";
+        }
+        if (chain.Sets.Count > 0 && ArcVerifier.TryParseSeal(chain.Sets[^1].Seal.Value, out DkimTagList? tags, out _) && tags!["cv"] == "fail")
+        {
+            return "chain already failed";
+        }
+        return null;
+    }
+
     /// <summary>Creates the three field values of instance <c>existing.Count + 1</c>.</summary>
     /// <param name="fields">The header fields as they will leave (the AMS signs these).</param>
     /// <param name="existing">The ARC sets already on the message, oldest first.</param>
@@ -45,7 +60,10 @@ public static class ArcSealBuilder
 
         string asHead = $"a={key.AlgorithmName}; b=";
         string asTail = $"; cv={chainValidation}; d={d}; i={instance}; s={selector}; t={t}";
-        var sets = existing.Select(s => (s.Results.Raw.ToArray(), s.MessageSignature.Raw.ToArray(), s.Seal.Raw.ToArray())).ToList();
+        // A seal with cv=fail covers only its own set (RFC 8617 §5.1.1): the earlier sets are not vouched for.
+        var sets = chainValidation == "fail"
+            ? []
+            : existing.Select(s => (s.Results.Raw.ToArray(), s.MessageSignature.Raw.ToArray(), s.Seal.Raw.ToArray())).ToList();
         sets.Add((DkimHeaderHashInput.NewField(ArcChain.ResultsName, aar), DkimHeaderHashInput.NewField(ArcChain.MessageSignatureName, ams),
             DkimHeaderHashInput.NewField(ArcChain.SealName, asHead + asTail)));
         string asB = Convert.ToBase64String(key.Sign(ArcVerifier.SealInput(sets)));

@@ -80,9 +80,10 @@ public sealed partial class ArcSealer : IMessageFinisher
             Log.NotSealed(_logger, context.MailId, structure ?? "broken chain");
             return CheckResult.Skip(Name, "not sealed: " + structure);
         }
-        if (chain.Sets.Count >= ArcChain.MaxInstances)
+        if (ArcSealBuilder.WhyNotSeal(chain) is string why)
         {
-            return CheckResult.Skip(Name, "not sealed: chain already has 50 sets");
+            Log.NotSealed(_logger, context.MailId, why);
+            return CheckResult.Skip(Name, "not sealed: " + why);
         }
 
         DkimPrivateKey key;
