@@ -41,11 +41,12 @@ public static class ConfigLoader
     /// <summary>Loads and validates. Never throws for bad content: problems land in <see cref="LoadedConfig.Errors"/>.</summary>
     /// <param name="explicitPath">A path given with <c>--config</c> (must exist), or null for the default (optional).</param>
     /// <param name="environment">Environment variables to use (null = the process's).</param>
-    public static LoadedConfig Load(string? explicitPath, IDictionary<string, string?>? environment = null)
+    /// <param name="readDefaultFile">False to ignore <see cref="DefaultPath"/> (built-in defaults only).</param>
+    public static LoadedConfig Load(string? explicitPath, IDictionary<string, string?>? environment = null, bool readDefaultFile = true)
     {
         var errors = new List<string>();
         string path = explicitPath ?? DefaultPath;
-        bool exists = System.IO.File.Exists(path);
+        bool exists = (explicitPath is not null || readDefaultFile) && System.IO.File.Exists(path);
         if (explicitPath is not null && !exists)
         {
             errors.Add($"--config: file not found: {explicitPath}");
@@ -238,6 +239,17 @@ public static class ConfigLoader
             if (value < 1)
             {
                 errors.Add($"{key}: must be at least 1");
+            }
+        }
+        if (s.Metrics.Enabled)
+        {
+            if (!EndpointSpec.TryParse(s.Metrics.Endpoint, out EndpointSpec? m, out string? mWhy) || m!.UnixPath is not null)
+            {
+                errors.Add($"Metrics:Endpoint: {mWhy ?? "must be ip:port"}");
+            }
+            else if (!IPAddress.IsLoopback(m.Address!) && !s.Metrics.AllowNonLoopback)
+            {
+                errors.Add($"Metrics:Endpoint: {m} is not loopback; set Metrics:AllowNonLoopback to true to expose it");
             }
         }
         if (!Enum.TryParse<Serilog.Events.LogEventLevel>(s.Logging.Level, true, out _))

@@ -19,7 +19,9 @@ public static class ServiceWiring
         string hostName = string.IsNullOrEmpty(s.HostName) ? System.Net.Dns.GetHostName() : s.HostName;
         services.AddSingleton(config);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IAuditSink>(_ => new SerilogAuditSink(root, s.Audit.File));
+        services.AddSingleton<IAuditSink>(_ => new MeteredAuditSink(new SerilogAuditSink(root, s.Audit.File)));
+        services.AddSingleton(s.Metrics);
+        services.AddHostedService<MetricsService>();
         services.AddSingleton(new SpoolOptions { Directory = s.Spool.Directory, InMemoryThreshold = s.Spool.InMemoryThreshold, Fsync = s.Spool.Fsync });
 
         VerdictPolicyOptions verdict = config.Get<VerdictPolicyOptions>("Verdict");
