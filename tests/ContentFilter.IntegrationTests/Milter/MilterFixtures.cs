@@ -52,11 +52,11 @@ internal sealed class MilterUnderTest : IAsyncDisposable
 {
     private readonly MilterTcpHost _host;
 
-    public MilterUnderTest(string authServId = "mx.example.org")
+    public MilterUnderTest(string authServId = "mx.example.org", VerdictPolicyOptions? policy = null)
     {
         SpoolDirectory = Directory.CreateTempSubdirectory("cf-milter-it-").FullName;
-        var policy = new VerdictPolicy(new VerdictPolicyOptions { HostName = authServId, AuthServId = authServId, QuarantineBlocked = false });
-        var pipeline = new CheckPipeline([new MarkerVirusCheck(), new PassingSpfCheck()], [], () => policy, TimeProvider.System, TimeSpan.FromSeconds(30), NullLogger<CheckPipeline>.Instance);
+        var verdictPolicy = new VerdictPolicy(policy ?? new VerdictPolicyOptions { HostName = authServId, AuthServId = authServId, QuarantineBlocked = false });
+        var pipeline = new CheckPipeline([new MarkerVirusCheck(), new PassingSpfCheck()], [], () => verdictPolicy, TimeProvider.System, TimeSpan.FromSeconds(30), NullLogger<CheckPipeline>.Instance);
         var session = new MilterSession(new MilterOptions(), pipeline, new SpoolOptions { Directory = SpoolDirectory }, Audit, TimeProvider.System, NullLogger<MilterSession>.Instance);
         _host = new MilterTcpHost(session);
     }
