@@ -340,6 +340,7 @@ public sealed partial class MilterSession : IConnectionHandler
                 await SendAsync(output, new MilterReply.ReplyCode(MilterReplyMapper.FormatReply(new Reply(451, "4.3.0", "Greylisting temporarily unavailable, try again later")))).ConfigureAwait(false);
                 return true;
             }
+            WriteGreylistAudit(state, client, address, decision);
             if (decision.Action == GreylistAction.Defer)
             {
                 Log.GreylistDeferred(_logger, state.Connection.Id, client, state.Envelope!.MailFrom, address, decision.Reason);
@@ -353,6 +354,43 @@ public sealed partial class MilterSession : IConnectionHandler
         }
         state.Envelope!.Recipients.Add(new EnvelopeRecipient(address, rcpt.Parameters.ToList()));
         return await ContinueUnlessAsync(state, MilterProtocol.NoReplyRcpt, output).ConfigureAwait(false);
+    }
+
+    /// <summary>One record per greylisting decision, as postgrey logs it (the door writes it, not the store).</summary>
+    private void WriteGreylistAudit(State state, IPAddress client, string recipient, GreylistDecision decision)
+    {
+        double? delay = null;
+        if (decision.PrependHeader is { } header)
+        {
+            int at = header.IndexOf("delayed ", StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                string rest = header[(at + 8)..];
+                int space = rest.IndexOf(' ', StringComparison.Ordinal);
+                if (space > 0 && double.TryParse(rest[..space], NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds))
+                {
+                    delay = seconds;
+                }
+            }
+        }
+        try
+        {
+            _audit.WriteGreylist(new GreylistAuditRecord
+            {
+                Time = _time.GetUtcNow(),
+                Action = decision.Action == GreylistAction.Defer ? "greylist" : "pass",
+                Reason = decision.Reason,
+                ClientName = ClientName(state) ?? "unknown",
+                ClientAddress = client.ToString(),
+                Sender = state.Envelope!.MailFrom,
+                Recipient = recipient,
+                DelaySeconds = delay,
+            });
+        }
+        catch (Exception ex)
+        {
+            Log.AuditFailed(_logger, state.Connection.Id, ex);
+        }
     }
 
     private async ValueTask EndOfMessageAsync(State state, MilterCommand.BodyEob eob, PipeWriter output, CancellationToken aborted)

@@ -486,6 +486,11 @@ public sealed class MilterSessionTests
         Assert.Equal("192.0.2.7", first.ClientAddress.ToString());
         Assert.Equal("s@example.com", first.Sender);
         Assert.Equal("client.example.com", first.ClientName);
+        GreylistAuditRecord[] decisions = h.Audit.Greylist.ToArray();
+        Assert.Equal(2, decisions.Length);
+        Assert.Equal(("greylist", "new", "new@example.org", (double?)null), (decisions[0].Action, decisions[0].Reason, decisions[0].Recipient, decisions[0].DelaySeconds));
+        Assert.Equal(("pass", "triplet found", "known@example.org", (double?)301), (decisions[1].Action, decisions[1].Reason, decisions[1].Recipient, decisions[1].DelaySeconds));
+        Assert.Equal("192.0.2.7", decisions[0].ClientAddress);
         await QuitAsync(client, session);
     }
 

@@ -193,7 +193,11 @@ internal sealed class ListAuditSink : IAuditSink
 {
     public ConcurrentQueue<AuditRecord> Records { get; } = new();
 
+    public ConcurrentQueue<GreylistAuditRecord> Greylist { get; } = new();
+
     public void Write(AuditRecord record) => Records.Enqueue(record);
+
+    public void WriteGreylist(GreylistAuditRecord record) => Greylist.Enqueue(record);
 }
 
 internal sealed class FakeGreylist(Func<GreylistRequest, GreylistDecision> decide) : IGreylist

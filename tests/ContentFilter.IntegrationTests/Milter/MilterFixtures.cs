@@ -15,12 +15,16 @@ internal sealed class MarkerVirusCheck : ICheck
 {
     public const string Marker = "X-FAKE-VIRUS-MARKER";
 
+    /// <summary>Every spool the check read, as Latin-1 text (byte for byte).</summary>
+    public ConcurrentQueue<string> Spools { get; } = new();
+
     public string Name => "clamav";
 
     public async ValueTask<CheckResult> RunAsync(MessageContext context, CancellationToken cancellationToken)
     {
         using var reader = new StreamReader(context.Spool.OpenRead(), Encoding.Latin1);
         string text = await reader.ReadToEndAsync(cancellationToken);
+        Spools.Enqueue(text);
         return text.Contains(Marker, StringComparison.Ordinal)
             ? new VirusScanResult { Check = Name, Status = CheckStatus.Hit, Viruses = ["Fake-Test-Signature"] }
             : new VirusScanResult { Check = Name, Status = CheckStatus.Ok };
@@ -51,12 +55,13 @@ internal sealed class QueueAuditSink : IAuditSink
 internal sealed class MilterUnderTest : IAsyncDisposable
 {
     private readonly MilterTcpHost _host;
+    private readonly MarkerVirusCheck _virus = new();
 
     public MilterUnderTest(string authServId = "mx.example.org", VerdictPolicyOptions? policy = null)
     {
         SpoolDirectory = Directory.CreateTempSubdirectory("cf-milter-it-").FullName;
         var verdictPolicy = new VerdictPolicy(policy ?? new VerdictPolicyOptions { HostName = authServId, AuthServId = authServId, QuarantineBlocked = false });
-        var pipeline = new CheckPipeline([new MarkerVirusCheck(), new PassingSpfCheck()], [], () => verdictPolicy, TimeProvider.System, TimeSpan.FromSeconds(30), NullLogger<CheckPipeline>.Instance);
+        var pipeline = new CheckPipeline([_virus, new PassingSpfCheck()], [], () => verdictPolicy, TimeProvider.System, TimeSpan.FromSeconds(30), NullLogger<CheckPipeline>.Instance);
         var session = new MilterSession(new MilterOptions(), pipeline, new SpoolOptions { Directory = SpoolDirectory }, Audit, TimeProvider.System, NullLogger<MilterSession>.Instance);
         _host = new MilterTcpHost(session);
     }
@@ -66,6 +71,9 @@ internal sealed class MilterUnderTest : IAsyncDisposable
     public string SpoolDirectory { get; }
 
     public QueueAuditSink Audit { get; } = new();
+
+    /// <summary>The spools the checks read, in order.</summary>
+    public IReadOnlyCollection<string> Spools => _virus.Spools;
 
     public async ValueTask DisposeAsync()
     {
