@@ -4,6 +4,7 @@ using System.Text;
 using ContentFilter.Frontends.Milter;
 using ContentFilter.Pipeline.Audit;
 using ContentFilter.Pipeline.Checks;
+using ContentFilter.Pipeline.Greylisting;
 using ContentFilter.Pipeline.Messages;
 using ContentFilter.Pipeline.Verdicts;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -44,6 +45,15 @@ internal sealed class PassingSpfCheck : ICheck
         });
 }
 
+/// <summary>Defers every recipient starting with <c>grey</c>; passes the rest with postgrey's header.</summary>
+internal sealed class PrefixGreylist : IGreylist
+{
+    public Task<GreylistDecision> CheckAsync(GreylistRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(request.Recipient.StartsWith("grey", StringComparison.Ordinal)
+            ? new GreylistDecision(GreylistAction.Defer, "new", "4.2.0 Greylisted, see http://postgrey.schweikert.ch/help/dest.test.html", null)
+            : new GreylistDecision(GreylistAction.Pass, "triplet found", null, "X-Greylist: delayed 300 seconds by postgrey-1.37 at mx"));
+}
+
 internal sealed class QueueAuditSink : IAuditSink
 {
     public ConcurrentQueue<AuditRecord> Records { get; } = new();
@@ -57,12 +67,12 @@ internal sealed class MilterUnderTest : IAsyncDisposable
     private readonly MilterTcpHost _host;
     private readonly MarkerVirusCheck _virus = new();
 
-    public MilterUnderTest(string authServId = "mx.example.org", VerdictPolicyOptions? policy = null)
+    public MilterUnderTest(string authServId = "mx.example.org", VerdictPolicyOptions? policy = null, IGreylist? greylist = null)
     {
         SpoolDirectory = Directory.CreateTempSubdirectory("cf-milter-it-").FullName;
         var verdictPolicy = new VerdictPolicy(policy ?? new VerdictPolicyOptions { HostName = authServId, AuthServId = authServId, QuarantineBlocked = false });
         var pipeline = new CheckPipeline([_virus, new PassingSpfCheck()], [], () => verdictPolicy, TimeProvider.System, TimeSpan.FromSeconds(30), NullLogger<CheckPipeline>.Instance);
-        var session = new MilterSession(new MilterOptions(), pipeline, new SpoolOptions { Directory = SpoolDirectory }, Audit, TimeProvider.System, NullLogger<MilterSession>.Instance);
+        var session = new MilterSession(new MilterOptions { GreylistAtRcpt = greylist is not null }, pipeline, new SpoolOptions { Directory = SpoolDirectory }, Audit, TimeProvider.System, NullLogger<MilterSession>.Instance, greylist: greylist);
         _host = new MilterTcpHost(session);
     }
 
