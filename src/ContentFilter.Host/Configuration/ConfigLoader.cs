@@ -241,6 +241,32 @@ public static class ConfigLoader
                 errors.Add($"{key}: must be at least 1");
             }
         }
+        if (s.LocalDomains.Sql.ConnectionString.Length > 0)
+        {
+            try
+            {
+                _ = new MySqlConnector.MySqlConnectionStringBuilder(s.LocalDomains.Sql.ConnectionString);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"LocalDomains:Sql:ConnectionString: {ex.Message}");
+            }
+            if (s.LocalDomains.Sql.RefreshSeconds < 1)
+            {
+                errors.Add("LocalDomains:Sql:RefreshSeconds: must be at least 1");
+            }
+        }
+        if (s.Metrics.Enabled)
+        {
+            if (!EndpointSpec.TryParse(s.Metrics.Endpoint, out EndpointSpec? m, out string? mWhy) || m!.UnixPath is not null)
+            {
+                errors.Add($"Metrics:Endpoint: {mWhy ?? "must be ip:port"}");
+            }
+            else if (!IPAddress.IsLoopback(m.Address!) && !s.Metrics.AllowNonLoopback)
+            {
+                errors.Add($"Metrics:Endpoint: {m} is not loopback; set Metrics:AllowNonLoopback to true to expose it");
+            }
+        }
         if (!Enum.TryParse<Serilog.Events.LogEventLevel>(s.Logging.Level, true, out _))
         {
             errors.Add($"Logging:Level: '{s.Logging.Level}' is not one of Verbose, Debug, Information, Warning, Error, Fatal");

@@ -28,6 +28,12 @@ public sealed class ContentFilterSettings
     /// <summary>Protocol limits and timeouts.</summary>
     public LimitsSettings Limits { get; set; } = new();
 
+    /// <summary>The domains this site receives mail for.</summary>
+    public LocalDomainsSettings LocalDomains { get; set; } = new();
+
+    /// <summary>The Prometheus endpoint.</summary>
+    public MetricsSettings Metrics { get; set; } = new();
+
     /// <summary>The default listeners, used when the configuration names none of that name.</summary>
     public static IReadOnlyDictionary<string, ListenerSettings> DefaultListeners { get; } = new Dictionary<string, ListenerSettings>(StringComparer.OrdinalIgnoreCase)
     {

@@ -19,8 +19,18 @@ public static class ServiceWiring
         string hostName = string.IsNullOrEmpty(s.HostName) ? System.Net.Dns.GetHostName() : s.HostName;
         services.AddSingleton(config);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IAuditSink>(_ => new SerilogAuditSink(root, s.Audit.File));
+        services.AddSingleton<IAuditSink>(_ => new MeteredAuditSink(new SerilogAuditSink(root, s.Audit.File)));
+        services.AddSingleton(s.Metrics);
+        services.AddHostedService<MetricsService>();
         services.AddSingleton(new SpoolOptions { Directory = s.Spool.Directory, InMemoryThreshold = s.Spool.InMemoryThreshold, Fsync = s.Spool.Fsync });
+
+        var localDomains = new ContentFilter.Pipeline.Policy.LocalDomains(s.LocalDomains.Domains);
+        services.AddSingleton(localDomains);
+        if (s.LocalDomains.Sql.ConnectionString.Length > 0)
+        {
+            services.AddSingleton(s.LocalDomains);
+            services.AddHostedService<SqlLocalDomainsRefresher>();
+        }
 
         VerdictPolicyOptions verdict = config.Get<VerdictPolicyOptions>("Verdict");
         if (string.IsNullOrEmpty(verdict.HostName))
@@ -29,12 +39,18 @@ public static class ServiceWiring
         }
         var policy = new VerdictPolicy(verdict);
         services.AddSingleton(policy);
-        services.AddSingleton(sp => new CheckPipeline(
+        services.AddSingleton(sp => new ReloadCoordinator(config, policy, localDomains, sp.GetServices<ContentFilter.Pipeline.Policy.IReloadable>(), sp.GetRequiredService<ILogger<ReloadCoordinator>>(), sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>()));
+        services.AddHostedService(sp => sp.GetRequiredService<ReloadCoordinator>());
+        services.AddSingleton(sp =>
+        {
+            ReloadCoordinator reload = sp.GetRequiredService<ReloadCoordinator>();
+            return new CheckPipeline(
             sp.GetServices<ICheck>(),
             sp.GetServices<IMessageFinisher>(),
-            () => sp.GetRequiredService<VerdictPolicy>(),
+            () => reload.Policy,
             sp.GetRequiredService<TimeProvider>(),
             TimeSpan.FromSeconds(s.Limits.CheckTimeoutSeconds),
-            sp.GetRequiredService<ILogger<CheckPipeline>>()));
+            sp.GetRequiredService<ILogger<CheckPipeline>>());
+        });
     }
 }
