@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Reflection;
+using ContentFilter.Pipeline.Audit;
 using ContentFilter.Pipeline.Greylisting;
 using Microsoft.Extensions.Logging;
 
@@ -29,12 +30,23 @@ public sealed partial class GreylistEngine : IGreylist
     private readonly GreylistKeyHasher _hasher;
     private readonly Queue<string> _instances = new();
     private readonly string _hostName;
+    private readonly IAuditSink? _audit;
+    private readonly LogLevel _decisionLevel;
     private volatile GreylistWhitelists _whitelists = GreylistWhitelists.Empty;
     private long _nextExpiry;
     private int _expiring;
 
     /// <summary>Creates the engine and reads the whitelist files.</summary>
-    public GreylistEngine(GreylistOptions options, IGreylistStore store, IEnumerable<IGreylistExemption> exemptions, TimeProvider time, ILogger<GreylistEngine> logger)
+    /// <param name="options">Settings.</param>
+    /// <param name="store">Triplet store.</param>
+    /// <param name="exemptions">Beyond-postgrey passes (SPF, FCrDNS), asked in order.</param>
+    /// <param name="time">Clock.</param>
+    /// <param name="logger">Logger: one postgrey-style line per decision.</param>
+    /// <param name="audit">
+    /// Optional audit sink: each decision also becomes a <see cref="GreylistAuditRecord"/>. The sink writes postgrey's
+    /// line itself, so with a sink our own decision line drops to Debug instead of appearing twice.
+    /// </param>
+    public GreylistEngine(GreylistOptions options, IGreylistStore store, IEnumerable<IGreylistExemption> exemptions, TimeProvider time, ILogger<GreylistEngine> logger, IAuditSink? audit = null)
     {
         IReadOnlyList<string> errors = options.Validate();
         if (errors.Count > 0)
@@ -50,6 +62,8 @@ public sealed partial class GreylistEngine : IGreylist
         _hasher = new GreylistKeyHasher(options.Privacy, options.PrivacyKey);
         _hostName = string.IsNullOrEmpty(options.HostName) ? System.Net.Dns.GetHostName() : options.HostName;
         _nextExpiry = time.GetUtcNow().ToUnixTimeSeconds();
+        _audit = audit;
+        _decisionLevel = audit is null ? LogLevel.Information : LogLevel.Debug;
         Reload();
     }
 
@@ -121,14 +135,14 @@ public sealed partial class GreylistEngine : IGreylist
         if (missing > 0)
         {
             string reason = state.Found ? $"early-retry ({missing}s missing)" : "new";
-            Log.Decision(_logger, "greylist", reason, request.ClientName, request.ClientAddress.ToString(), request.Sender, request.Recipient);
+            Record("greylist", reason, request, null);
             return new GreylistDecision(GreylistAction.Defer, reason, DeferText(request.Recipient, missing), null);
         }
 
         string? header = null;
         if (!state.LastWasSuccessful)
         {
-            Log.FirstPass(_logger, "triplet found", waited, request.ClientName, request.ClientAddress.ToString(), request.Sender, request.Recipient);
+            Record("pass", "triplet found", request, waited);
             if (_options.AddHeader && FirstTimeForInstance(request.Instance))
             {
                 header = $"X-Greylist: delayed {waited} seconds by contentfilter-{Version} at {_hostName}; {FormatDate(_time)}";
@@ -136,7 +150,7 @@ public sealed partial class GreylistEngine : IGreylist
         }
         else
         {
-            Log.Decision(_logger, "pass", "triplet found", request.ClientName, request.ClientAddress.ToString(), request.Sender, request.Recipient);
+            Record("pass", "triplet found", request, null);
         }
         return new GreylistDecision(GreylistAction.Pass, "triplet found", null, header);
     }
@@ -165,8 +179,32 @@ public sealed partial class GreylistEngine : IGreylist
 
     private GreylistDecision Pass(GreylistRequest request, string reason)
     {
-        Log.Decision(_logger, "pass", reason, request.ClientName, request.ClientAddress.ToString(), request.Sender, request.Recipient);
+        Record("pass", reason, request, null);
         return new GreylistDecision(GreylistAction.Pass, reason, null, null);
+    }
+
+    private void Record(string action, string reason, GreylistRequest request, long? delay)
+    {
+        string address = request.ClientAddress.ToString();
+        if (delay is long d)
+        {
+            Log.FirstPass(_logger, _decisionLevel, reason, d, request.ClientName, address, request.Sender, request.Recipient);
+        }
+        else
+        {
+            Log.Decision(_logger, _decisionLevel, action, reason, request.ClientName, address, request.Sender, request.Recipient);
+        }
+        _audit?.WriteGreylist(new GreylistAuditRecord
+        {
+            Time = _time.GetUtcNow(),
+            Action = action,
+            Reason = reason,
+            ClientName = request.ClientName,
+            ClientAddress = address,
+            Sender = request.Sender,
+            Recipient = request.Recipient,
+            DelaySeconds = delay,
+        });
     }
 
     private async Task<bool> IsExemptAsync(IGreylistExemption exemption, GreylistRequest request, CancellationToken cancellationToken)
@@ -244,11 +282,11 @@ public sealed partial class GreylistEngine : IGreylist
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 6201, Level = LogLevel.Information, Message = "action={Action}, reason={Reason}, client_name={ClientName}, client_address={ClientAddress}, sender={Sender}, recipient={Recipient}")]
-        public static partial void Decision(ILogger logger, string action, string reason, string clientName, string clientAddress, string sender, string recipient);
+        [LoggerMessage(EventId = 6201, Message = "action={Action}, reason={Reason}, client_name={ClientName}, client_address={ClientAddress}, sender={Sender}, recipient={Recipient}")]
+        public static partial void Decision(ILogger logger, LogLevel level, string action, string reason, string clientName, string clientAddress, string sender, string recipient);
 
-        [LoggerMessage(EventId = 6202, Level = LogLevel.Information, Message = "action=pass, reason={Reason}, delay={Delay}, client_name={ClientName}, client_address={ClientAddress}, sender={Sender}, recipient={Recipient}")]
-        public static partial void FirstPass(ILogger logger, string reason, long delay, string clientName, string clientAddress, string sender, string recipient);
+        [LoggerMessage(EventId = 6202, Message = "action=pass, reason={Reason}, delay={Delay}, client_name={ClientName}, client_address={ClientAddress}, sender={Sender}, recipient={Recipient}")]
+        public static partial void FirstPass(ILogger logger, LogLevel level, string reason, long delay, string clientName, string clientAddress, string sender, string recipient);
 
         [LoggerMessage(EventId = 6203, Level = LogLevel.Information, Message = "whitelisted: {ClientName}[{ClientAddress}] after {Count} passes")]
         public static partial void AutoWhitelisted(ILogger logger, string clientName, string clientAddress, int count);
