@@ -61,6 +61,40 @@ public sealed class PostfixInstanceTests
     }
 
     [SkippableFact]
+    public async Task PostfixInstance_ContentFilterAccepts_LogsSentViaCfilter()
+    {
+        // smtp-sink stands where contentfilter will: what "the filter accepted it" looks like in Postfix's log.
+        int sinkPort = TestPaths.FreePort();
+        await using SmtpSinkProcess sink = await SmtpSinkProcess.StartAsync(sinkPort);
+        await using PostfixInstance postfix = await PostfixInstance.StartAsync(new PostfixOptions { ContentFilterPort = sinkPort, ReinjectionListener = true });
+
+        string queueId = await new QueueProbe(postfix).SubmitAsync(SampleMessage.Get("7bit.eml"));
+
+        string line = await postfix.WaitForLogAsync(l => l.Contains($" {queueId}: to=", StringComparison.Ordinal) && l.Contains("status=sent", StringComparison.Ordinal), Deadline, "delivery to the filter");
+        Assert.Contains("/cfilter/", line, StringComparison.Ordinal);
+        Assert.Contains($"relay=127.0.0.1[127.0.0.1]:{sinkPort}", line, StringComparison.Ordinal);
+        await postfix.WaitForEmptyQueueAsync(Deadline);
+    }
+
+    [SkippableTheory]
+    [InlineData("rcpt")]
+    [InlineData(".")]
+    public async Task PostfixInstance_ContentFilterAnswers4xx_LogsDeferredSaidFourAndKeepsMessage(string refusedCommand)
+    {
+        int sinkPort = TestPaths.FreePort();
+        await using SmtpSinkProcess sink = await SmtpSinkProcess.StartAsync(sinkPort, "-r", refusedCommand);
+        await using PostfixInstance postfix = await PostfixInstance.StartAsync(new PostfixOptions { ContentFilterPort = sinkPort, ReinjectionListener = true });
+
+        string queueId = await new QueueProbe(postfix).SubmitAsync(SampleMessage.Get("7bit.eml"));
+
+        string line = await postfix.WaitForLogAsync(l => l.Contains($" {queueId}: to=", StringComparison.Ordinal) && l.Contains("status=deferred", StringComparison.Ordinal), Deadline, "the deferral");
+        Assert.Contains("said: 4", line, StringComparison.Ordinal);
+        PostfixQueueEntry entry = Assert.Single(await postfix.ListQueueAsync());
+        Assert.Equal(queueId, entry.QueueId);
+        Assert.Empty(postfix.DeliveredFiles());
+    }
+
+    [SkippableFact]
     public async Task PostfixInstance_ReinjectionSmtpd_AcceptsXforwardAndDeliversWithoutContentFilter()
     {
         // The filter's next hop: XFORWARD from loopback is authorised and content_filter is off there (no loop),
@@ -162,6 +196,58 @@ public sealed class PostfixInstanceTests
         Assert.Equal(5, ports.Distinct().Count());
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, ports[0]));
+    }
+
+    /// <summary>Postfix's smtp-sink on a loopback port, stopped by its pid.</summary>
+    private sealed class SmtpSinkProcess : IAsyncDisposable
+    {
+        private readonly System.Diagnostics.Process _process;
+
+        private SmtpSinkProcess(System.Diagnostics.Process process) => _process = process;
+
+        public static async Task<SmtpSinkProcess> StartAsync(int port, params string[] options)
+        {
+            Skip.IfNot(File.Exists("/usr/sbin/smtp-sink"), "smtp-sink is not installed (postfix package)");
+            var psi = new System.Diagnostics.ProcessStartInfo("/usr/sbin/smtp-sink") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            if (Environment.IsPrivilegedProcess)
+            {
+                psi.ArgumentList.Add("-u"); // smtp-sink refuses to run as root
+                psi.ArgumentList.Add("nobody");
+            }
+            foreach (string o in options)
+            {
+                psi.ArgumentList.Add(o);
+            }
+            psi.ArgumentList.Add($"127.0.0.1:{port}");
+            psi.ArgumentList.Add("10");
+            var process = System.Diagnostics.Process.Start(psi)!;
+            var sink = new SmtpSinkProcess(process);
+            try
+            {
+                await Poll.UntilAsync(
+                    async () => process.HasExited
+                        ? throw new InvalidOperationException("smtp-sink exited: " + await process.StandardError.ReadToEndAsync())
+                        : await Poll.IsListeningAsync(port),
+                    TimeSpan.FromSeconds(10),
+                    $"smtp-sink on {port}");
+            }
+            catch
+            {
+                await sink.DisposeAsync();
+                throw;
+            }
+            return sink;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                await _process.WaitForExitAsync();
+            }
+            _process.Dispose();
+        }
     }
 
     /// <summary>Submits to a Postfix instance's smtpd (the part of <see cref="FilterChain"/> that needs no filter).</summary>
