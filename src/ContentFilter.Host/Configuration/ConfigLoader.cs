@@ -108,6 +108,11 @@ public static class ConfigLoader
                 foreach (var (name, listener) in settings.Listeners)
                 {
                     listener.Name = name;
+                    // An empty list in the file means "every check that applies", not "none".
+                    if (listener.Checks is { Count: 0 })
+                    {
+                        listener.Checks = null;
+                    }
                 }
                 foreach (var (name, type) in ConfigSections.Components)
                 {

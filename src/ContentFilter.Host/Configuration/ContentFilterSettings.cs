@@ -117,8 +117,8 @@ public sealed class LimitsSettings
     /// <summary>Seconds to wait for a command. Default 300 (RFC 5321 §4.5.3.2).</summary>
     public int CommandTimeoutSeconds { get; set; } = 300;
 
-    /// <summary>Seconds to wait for each DATA read. Default 180.</summary>
-    public int DataTimeoutSeconds { get; set; } = 180;
+    /// <summary>Seconds to wait for each DATA read. Default 300 (above Postfix's smtp_data_xfer_timeout of 180 s, so Postfix gives up first).</summary>
+    public int DataTimeoutSeconds { get; set; } = 300;
 
     /// <summary>Seconds from the end of DATA to our final reply: checks plus reinjection (amavis: 480). Must stay
     /// below Postfix's <c>smtp_data_done_timeout</c> for the feed (the snippet sets 1200 s). Default 480.</summary>

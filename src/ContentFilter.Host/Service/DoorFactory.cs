@@ -1,9 +1,12 @@
+using ContentFilter.Frontends.Milter;
+using ContentFilter.Frontends.Policy;
 using ContentFilter.Frontends.SmtpProxy;
 using ContentFilter.Frontends.Transport;
 using ContentFilter.Host.Configuration;
 using ContentFilter.Pipeline.Audit;
 using ContentFilter.Pipeline.Checks;
 using ContentFilter.Pipeline.Delivery;
+using ContentFilter.Pipeline.Greylisting;
 using ContentFilter.Pipeline.Messages;
 using ContentFilter.Pipeline.Quarantine;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,8 +35,29 @@ public static class DoorFactory
                     sp.GetRequiredService<IAuditSink>(),
                     sp.GetRequiredService<SpoolOptions>(),
                     sp.GetRequiredService<TimeProvider>(),
-                    sp.GetRequiredService<ILogger<SmtpProxySession>>());
+                    sp.GetRequiredService<ILogger<SmtpProxySession>>(),
+                    sp.GetRequiredService<ContentFilter.Pipeline.Policy.LocalDomains>());
                 return (session, session.RefuseAsync);
+            case ListenerProtocol.Milter:
+                MilterOptions milter = config.Get<MilterOptions>("Milter");
+                ListenerPolicy inbound = listener.ToListenerPolicy() with { Direction = MessageDirection.Inbound };
+                return (new MilterSession(
+                    milter,
+                    sp.GetRequiredService<CheckPipeline>(),
+                    sp.GetRequiredService<SpoolOptions>(),
+                    sp.GetRequiredService<IAuditSink>(),
+                    sp.GetRequiredService<TimeProvider>(),
+                    sp.GetRequiredService<ILogger<MilterSession>>(),
+                    inbound,
+                    inbound with { Direction = MessageDirection.Originating },
+                    milter.GreylistAtRcpt ? sp.GetRequiredService<IGreylist>() : null,
+                    sp.GetRequiredService<IQuarantineStore>()), null);
+            case ListenerProtocol.Policy:
+                return (new PolicySession(
+                    config.Get<PolicySessionOptions>("Policy"),
+                    sp.GetRequiredService<IGreylist>(),
+                    sp.GetRequiredService<TimeProvider>(),
+                    sp.GetRequiredService<ILogger<PolicySession>>()), null);
             default:
                 throw new NotSupportedException($"listener '{listener.Name}': protocol {listener.Protocol} is not available in this build");
         }

@@ -1,3 +1,4 @@
+using ContentFilter.Checks.Greylisting;
 using ContentFilter.Host.Configuration;
 using ContentFilter.Host.Logging;
 using ContentFilter.Pipeline.Audit;
@@ -44,6 +45,30 @@ public static class ServiceWiring
             IdleTimeout = TimeSpan.FromSeconds(s.NextHop.IdleTimeoutSeconds),
         });
         services.AddSingleton<INextHop, ContentFilter.Frontends.Delivery.SmtpNextHopClient>();
+        services.AddSingleton(new ContentFilter.Frontends.Delivery.DsnOptions { ReportingMta = hostName });
+        services.AddSingleton<IDsnSender, ContentFilter.Frontends.Delivery.DsnSender>();
+
+        // DNS: one resolver (with its cache) for every check.
+        services.AddSingleton(config.Get<ContentFilter.Checks.Dns.DnsOptions>("Dns"));
+        services.AddSingleton<ContentFilter.Checks.Dns.IDnsResolver, ContentFilter.Checks.Dns.DnsClientResolver>();
+
+        // Greylisting (policy server, and the milter at RCPT when enabled).
+        GreylistOptions grey = config.Get<GreylistOptions>("Greylist");
+        if (string.IsNullOrEmpty(grey.HostName))
+        {
+            grey.HostName = hostName;
+        }
+        services.AddSingleton(grey);
+        services.AddSingleton(sp => new GreylistEngine(
+            grey,
+            GreylistStoreFactory.CreateAsync(grey).GetAwaiter().GetResult(),
+            Array.Empty<IGreylistExemption>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<GreylistEngine>>(),
+            sp.GetRequiredService<IAuditSink>()));
+        services.AddSingleton<ContentFilter.Pipeline.Greylisting.IGreylist>(sp => sp.GetRequiredService<GreylistEngine>());
+        services.AddSingleton<ContentFilter.Pipeline.Policy.IReloadable>(sp => new GreylistReloadable(sp.GetRequiredService<GreylistEngine>(), grey));
+
         services.AddSingleton<ListenerService>();
         services.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
 
