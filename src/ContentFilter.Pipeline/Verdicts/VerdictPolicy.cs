@@ -33,6 +33,12 @@ public sealed class VerdictPolicy
         _authServId = string.IsNullOrEmpty(options.AuthServId) ? _hostName : options.AuthServId;
     }
 
+    /// <summary>The host name used in added headers.</summary>
+    public string HostName => _hostName;
+
+    /// <summary>The options in force (read-only use).</summary>
+    public VerdictPolicyOptions Options => _options;
+
     /// <summary>The authserv-id in use.</summary>
     public string AuthServId => _authServId;
 
