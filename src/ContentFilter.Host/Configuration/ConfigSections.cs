@@ -7,6 +7,7 @@ public static class ConfigSections
     public static IReadOnlyList<(string Name, Type Type)> Components { get; } = new List<(string, Type)>
     {
         ("Verdict", typeof(ContentFilter.Pipeline.Verdicts.VerdictPolicyOptions)),
+        ("Quarantine", typeof(ContentFilter.Pipeline.Quarantine.QuarantineOptions)),
         ("Dns", typeof(ContentFilter.Checks.Dns.DnsOptions)),
         ("Milter", typeof(ContentFilter.Frontends.Milter.MilterOptions)),
         ("Policy", typeof(ContentFilter.Frontends.Policy.PolicySessionOptions)),

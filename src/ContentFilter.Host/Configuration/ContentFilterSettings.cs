@@ -66,7 +66,7 @@ public sealed class NextHopSettings
     public int DataDoneTimeoutSeconds { get; set; } = 600;
 
     /// <summary>Idle connections kept for reuse.</summary>
-    public int MaxIdleConnections { get; set; } = 10;
+    public int MaxIdleConnections { get; set; } = 4;
 
     /// <summary>How long an idle connection is kept, seconds (below Postfix's smtpd_timeout of 300 s).</summary>
     public int IdleTimeoutSeconds { get; set; } = 60;

@@ -48,6 +48,12 @@ public static class ServiceWiring
         services.AddSingleton(new ContentFilter.Frontends.Delivery.DsnOptions { ReportingMta = hostName });
         services.AddSingleton<IDsnSender, ContentFilter.Frontends.Delivery.DsnSender>();
 
+        // Quarantine: a directory store (0700/0600) keyed by mail_id, with retention.
+        services.AddSingleton(config.Get<ContentFilter.Pipeline.Quarantine.QuarantineOptions>("Quarantine"));
+        services.AddSingleton<ContentFilter.Pipeline.Quarantine.FileQuarantineStore>();
+        services.AddSingleton<ContentFilter.Pipeline.Quarantine.IQuarantineStore>(sp => sp.GetRequiredService<ContentFilter.Pipeline.Quarantine.FileQuarantineStore>());
+        services.AddHostedService<QuarantineRetentionService>();
+
         // DNS: one resolver (with its cache) for every check.
         services.AddSingleton(config.Get<ContentFilter.Checks.Dns.DnsOptions>("Dns"));
         services.AddSingleton<ContentFilter.Checks.Dns.IDnsResolver, ContentFilter.Checks.Dns.DnsClientResolver>();
