@@ -3,6 +3,9 @@ namespace ContentFilter.Checks.Antivirus;
 /// <summary>Settings of the clamd client and the <c>clamav</c> check (config section <c>ContentFilter:ClamAv</c>).</summary>
 public sealed class ClamAvOptions
 {
+    /// <summary>Run the virus scan. Default true (and a scanner failure fails closed: 4xx).</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>Debian's clamd socket, used when <see cref="Servers"/> is empty.</summary>
     public const string DefaultServer = "unix:/var/run/clamav/clamd.ctl";
 

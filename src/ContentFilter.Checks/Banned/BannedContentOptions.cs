@@ -10,6 +10,9 @@ namespace ContentFilter.Checks.Banned;
 /// </remarks>
 public sealed class BannedContentOptions
 {
+    /// <summary>Run the banned attachment check. Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>The default banned file name extensions (lower case, without the dot).</summary>
     public static IReadOnlyList<string> DefaultExtensions { get; } = new[]
     {

@@ -16,6 +16,9 @@ public enum SpamOversizedMode
 /// <summary>Settings of the spamd client and the <c>spamassassin</c> check (config section <c>ContentFilter:SpamAssassin</c>).</summary>
 public sealed class SpamAssassinOptions
 {
+    /// <summary>Run the spam scan. Default true (a scanner failure fails open, marked Unchecked).</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>spamd's own default address, used when <see cref="Servers"/> is empty.</summary>
     public const string DefaultServer = "127.0.0.1:783";
 

@@ -6,6 +6,11 @@ public static class ConfigSections
     /// <summary>Section name to options type, in the order the sample configuration lists them.</summary>
     public static IReadOnlyList<(string Name, Type Type)> Components { get; } = new List<(string, Type)>
     {
+        ("Antivirus", typeof(ContentFilter.Checks.Antivirus.ClamAvOptions)),
+        ("Spam", typeof(ContentFilter.Checks.Spam.SpamAssassinOptions)),
+        ("Banned", typeof(ContentFilter.Checks.Banned.BannedContentOptions)),
+        ("Dkim", typeof(ContentFilter.Checks.Dkim.DkimOptions)),
+        ("Arc", typeof(ContentFilter.Checks.Arc.ArcOptions)),
         ("Verdict", typeof(ContentFilter.Pipeline.Verdicts.VerdictPolicyOptions)),
         ("Quarantine", typeof(ContentFilter.Pipeline.Quarantine.QuarantineOptions)),
         ("Dns", typeof(ContentFilter.Checks.Dns.DnsOptions)),
@@ -20,6 +25,11 @@ public static class ConfigSections
         IEnumerable<string>? problems = options switch
         {
             ContentFilter.Frontends.Policy.PolicySessionOptions p => p.Validate(),
+            ContentFilter.Checks.Antivirus.ClamAvOptions a => a.Validate(),
+            ContentFilter.Checks.Spam.SpamAssassinOptions sp => sp.Validate(),
+            ContentFilter.Checks.Banned.BannedContentOptions b => b.Validate(),
+            ContentFilter.Checks.Dkim.DkimOptions d => d.Validate(),
+            ContentFilter.Checks.Arc.ArcOptions arc => arc.Validate(),
             ContentFilter.Checks.Greylisting.GreylistOptions g => g.Validate(),
             _ => null,
         };

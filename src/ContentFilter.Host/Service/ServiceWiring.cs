@@ -75,6 +75,8 @@ public static class ServiceWiring
         services.AddSingleton<ContentFilter.Pipeline.Greylisting.IGreylist>(sp => sp.GetRequiredService<GreylistEngine>());
         services.AddSingleton<ContentFilter.Pipeline.Policy.IReloadable>(sp => new GreylistReloadable(sp.GetRequiredService<GreylistEngine>(), grey));
 
+        AddChecks(services, config, hostName);
+
         services.AddSingleton<ListenerService>();
         services.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
 
@@ -98,5 +100,50 @@ public static class ServiceWiring
             TimeSpan.FromSeconds(s.Limits.CheckTimeoutSeconds),
             sp.GetRequiredService<ILogger<CheckPipeline>>());
         });
+    }
+
+    /// <summary>
+    /// The checks in run order: authentication first (DMARC reads SPF and DKIM results), then content. Finishers
+    /// (DKIM signing, then ARC sealing over the signed message) run for delivered mail only.
+    /// </summary>
+    private static void AddChecks(IServiceCollection services, LoadedConfig config, string hostName)
+    {
+        var dkim = config.Get<ContentFilter.Checks.Dkim.DkimOptions>("Dkim");
+        var arc = config.Get<ContentFilter.Checks.Arc.ArcOptions>("Arc");
+        var clam = config.Get<ContentFilter.Checks.Antivirus.ClamAvOptions>("Antivirus");
+        var spam = config.Get<ContentFilter.Checks.Spam.SpamAssassinOptions>("Spam");
+        var banned = config.Get<ContentFilter.Checks.Banned.BannedContentOptions>("Banned");
+        string authServId = string.IsNullOrEmpty(config.Get<VerdictPolicyOptions>("Verdict").AuthServId) ? hostName : config.Get<VerdictPolicyOptions>("Verdict").AuthServId;
+
+        if (dkim.Verify)
+        {
+            services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Dkim.DkimVerifyCheck(dkim, sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Dkim.DkimVerifyCheck>>()));
+        }
+        if (arc.Verify)
+        {
+            services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Arc.ArcVerifyCheck(arc, sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Arc.ArcVerifyCheck>>()));
+        }
+        if (banned.Enabled)
+        {
+            services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Banned.BannedContentCheck(banned, sp.GetRequiredService<ILogger<ContentFilter.Checks.Banned.BannedContentCheck>>()));
+        }
+        if (clam.Enabled)
+        {
+            services.AddSingleton(sp => new ContentFilter.Checks.Antivirus.ClamdClient(clam, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Antivirus.ClamdClient>>()));
+            services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Antivirus.ClamAvCheck(sp.GetRequiredService<ContentFilter.Checks.Antivirus.ClamdClient>(), clam));
+        }
+        if (spam.Enabled)
+        {
+            services.AddSingleton(sp => new ContentFilter.Checks.Spam.SpamdClient(spam, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Spam.SpamdClient>>()));
+            services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Spam.SpamAssassinCheck(sp.GetRequiredService<ContentFilter.Checks.Spam.SpamdClient>(), spam));
+        }
+        if (dkim.Sign.Enabled)
+        {
+            services.AddSingleton<IMessageFinisher>(sp => new ContentFilter.Checks.Dkim.DkimSigner(dkim, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Dkim.DkimSigner>>()));
+        }
+        if (arc.Seal.Count > 0)
+        {
+            services.AddSingleton<IMessageFinisher>(sp => new ContentFilter.Checks.Arc.ArcSealer(arc, authServId, sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Arc.ArcSealer>>()));
+        }
     }
 }
