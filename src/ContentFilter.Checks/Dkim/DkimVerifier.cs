@@ -81,10 +81,16 @@ public sealed class DkimVerifier
             }
         }
 
+        // One query per key name per message, however many signatures share it.
+        var lookups = new Dictionary<string, (DkimKeyLookupStatus, DkimPublicKey?, string?)>(StringComparer.OrdinalIgnoreCase);
         foreach (Work w in work.Where(w => w.Result is null))
         {
             DkimSignatureFields sig = w.Signature!;
-            (DkimKeyLookupStatus status, DkimPublicKey? key, string? error) = await _keys.LookupAsync(sig.Selector, sig.Domain, cancellationToken).ConfigureAwait(false);
+            if (!lookups.TryGetValue(sig.KeyName, out var lookup))
+            {
+                lookups[sig.KeyName] = lookup = await _keys.LookupAsync(sig.Selector, sig.Domain, cancellationToken).ConfigureAwait(false);
+            }
+            (DkimKeyLookupStatus status, DkimPublicKey? key, string? error) = lookup;
             w.Result = status switch
             {
                 DkimKeyLookupStatus.TempError => new DkimResult("temperror", error, sig),

@@ -83,6 +83,23 @@ public sealed class DkimCanonicalizationTests
         Assert.Equal(Body(body, DkimCanonicalization.Simple), Body(body, DkimCanonicalization.Simple, chunk: chunk));
     }
 
+    [Theory]
+    [InlineData(DkimCanonicalization.Simple)]
+    [InlineData(DkimCanonicalization.Relaxed)]
+    public void Body_SplitAtEveryOffset_SameHash(DkimCanonicalization c)
+    {
+        // Spool reads split where they like: a CR, a WSP run or a run of empty lines may straddle two chunks.
+        byte[] body = Encoding.ASCII.GetBytes(" lead\t \r\n\r\nx  y\t\r\n\r \r\n  \r\n\r\nz\r\n\r\n \r\n");
+        string whole = Body(Encoding.ASCII.GetString(body), c);
+        for (int split = 0; split <= body.Length; split++)
+        {
+            using var hasher = new DkimBodyHasher(c, HashAlgorithmName.SHA256, null);
+            hasher.Write(body.AsSpan(0, split));
+            hasher.Write(body.AsSpan(split));
+            Assert.Equal(whole, Convert.ToBase64String(hasher.Complete()));
+        }
+    }
+
     [Fact]
     public void RemoveSignatureValue_KeepsEverythingButB()
     {

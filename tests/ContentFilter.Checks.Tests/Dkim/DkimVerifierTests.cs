@@ -106,7 +106,7 @@ public sealed class DkimVerifierTests : IDisposable
         AuthResult r = await _kit.VerifyAsync(many);
         Assert.Equal(5, r.Results.Count);
         Assert.All(r.Results, x => Assert.Equal("pass", x.Result));
-        Assert.Single(_kit.Dns.Queries.Distinct());
+        Assert.Single(_kit.Dns.Queries);
     }
 
     [Fact]

@@ -40,6 +40,9 @@ public sealed class DnsmasqServer : IAsyncDisposable
     /// <summary>True when dnsmasq is installed.</summary>
     public static bool IsAvailable => File.Exists("/usr/sbin/dnsmasq");
 
+    /// <summary>True when dnsmasq is installed and may bind port 53 (root), which <see cref="StartAsync"/> needs.</summary>
+    public static bool CanStart => IsAvailable && Environment.UserName == "root";
+
     /// <summary>True when a private mount namespace can be made (root with unshare), so resolv.conf can be swapped for one command.</summary>
     public static bool CanWrapResolvConf => File.Exists("/usr/bin/unshare") && Environment.UserName == "root";
 
