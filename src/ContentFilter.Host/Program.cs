@@ -19,6 +19,8 @@ public static class Program
                                                           summary of the audit records (default: Audit:File and its
                                                           rotated copies, .gz included); T = ISO time or 24h / 7d ago
                contentfilter quarantine list | show ID | release ID [--to RCPT[,RCPT]] | delete ID
+               contentfilter dkim keygen --domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--out DIR]
+               contentfilter dkim testkey --domain D --selector S --key FILE
                contentfilter version
         Environment overrides: CONTENTFILTER_<Section>__<Key>=value (e.g. CONTENTFILTER_NextHop__Endpoint=127.0.0.1:10025)
         """;
@@ -54,6 +56,7 @@ public static class Program
                 "version" => Version(),
                 "report" => Report(cl),
                 "quarantine" => Quarantine(cl),
+                "dkim" => Dkim(cl),
                 _ => throw new UsageException($"unknown command '{verb}'"),
             };
         }
@@ -189,6 +192,35 @@ public static class Program
         };
         (result.Success ? Console.Out : Console.Error).WriteLine(result.Text.TrimEnd());
         return result.Success ? 0 : 1;
+    }
+
+    private static int Dkim(CommandLine cl)
+    {
+        string action = cl.Arguments.Count > 1 ? cl.Arguments[1] : throw new UsageException("dkim needs keygen or testkey");
+        switch (action)
+        {
+            case "keygen":
+                int bits = 2048;
+                if (cl.Get("bits") is string b && !int.TryParse(b, out bits))
+                {
+                    throw new UsageException($"--bits: '{b}' is not a number");
+                }
+                return ContentFilter.Checks.Dkim.DkimKeyTool.Keygen(cl.Require("domain"), cl.Require("selector"), cl.Get("algorithm") ?? "rsa", bits, cl.Get("out") ?? ".", Console.Out, Console.Error);
+            case "testkey":
+                LoadedConfig? config = LoadOrReport(cl);
+                if (config is null)
+                {
+                    return 2;
+                }
+                using (Microsoft.Extensions.DependencyInjection.ServiceProvider sp = ServiceHost.BuildTools(config))
+                {
+                    var dns = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(sp);
+                    var tool = new ContentFilter.Checks.Dkim.DkimKeyTool(dns, config.Get<ContentFilter.Checks.Dkim.DkimOptions>("Dkim").MinimumKeyBits);
+                    return tool.TestKeyAsync(cl.Require("domain"), cl.Require("selector"), cl.Require("key"), CancellationToken.None).GetAwaiter().GetResult().Print(Console.Out);
+                }
+            default:
+                throw new UsageException($"unknown dkim action '{action}'");
+        }
     }
 
     private static int Run(CommandLine cl)

@@ -46,7 +46,7 @@ public sealed class ContentFilterProcess : IAsyncDisposable
     public static IReadOnlyList<(string Section, string Key)> CheckSections { get; } =
     [
         ("Antivirus", "Enabled"), ("Spam", "Enabled"), ("Banned", "Enabled"), ("Dkim", "Verify"), ("Spf", "Enabled"),
-        ("Dmarc", "Enabled"), ("Arc", "Enabled"), ("Greylisting", "Enabled"), ("Metrics", "Enabled"),
+        ("Dmarc", "Enabled"), ("Arc", "Verify"), ("Metrics", "Enabled"),
     ];
 
     /// <summary>The instance's temp directory.</summary>
