@@ -104,6 +104,7 @@ public static class ConfigLoader
         {
             try
             {
+                ClearConfiguredLists(settings, raw);
                 raw.Bind(settings);
                 foreach (var (name, listener) in settings.Listeners)
                 {
@@ -117,6 +118,7 @@ public static class ConfigLoader
                 foreach (var (name, type) in ConfigSections.Components)
                 {
                     object instance = Activator.CreateInstance(type)!;
+                    ClearConfiguredLists(instance, raw.GetSection(name));
                     raw.GetSection(name).Bind(instance);
                     components[name] = instance;
                 }
@@ -144,6 +146,33 @@ public static class ConfigLoader
         }
 
         return new LoadedConfig { Raw = raw, Settings = settings, Components = components, File = exists ? Path.GetFullPath(path) : null, Errors = errors };
+    }
+
+    /// <summary>
+    /// Empties every list the configuration sets, so that a configured list REPLACES the default instead of being
+    /// appended to it (the binder appends to a pre-filled <see cref="System.Collections.IList"/>): an admin who
+    /// writes <c>"Headers": ["From", "Subject"]</c> means exactly those.
+    /// </summary>
+    private static void ClearConfiguredLists(object target, IConfiguration section)
+    {
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            System.Reflection.PropertyInfo? prop = target.GetType().GetProperty(child.Key,
+                System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase);
+            if (prop is null || prop.GetIndexParameters().Length > 0 || prop.PropertyType == typeof(string) || prop.PropertyType.IsValueType)
+            {
+                continue;
+            }
+            object? value = prop.GetValue(target);
+            if (value is System.Collections.IList { IsFixedSize: false, IsReadOnly: false } list)
+            {
+                list.Clear();
+            }
+            else if (value is not null && value is not System.Collections.IEnumerable)
+            {
+                ClearConfiguredLists(value, child);
+            }
+        }
     }
 
     private static ListenerOptions Copy(ListenerOptions l) => new()

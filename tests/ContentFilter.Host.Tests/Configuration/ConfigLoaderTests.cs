@@ -116,6 +116,21 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_ConfiguredList_ReplacesTheDefaultList()
+    {
+        LoadedConfig c = ConfigLoader.Load(Write("""{ "Dkim": { "Sign": { "Headers": [ "From", "Subject" ] } } }"""), NoEnvironment);
+        Assert.Empty(c.Errors);
+        Assert.Equal(new[] { "From", "Subject" }, c.Get<ContentFilter.Checks.Dkim.DkimOptions>("Dkim").Sign.Headers);
+    }
+
+    [Fact]
+    public void Load_UnconfiguredList_KeepsTheDefault()
+    {
+        LoadedConfig c = ConfigLoader.Load(Write("""{ "Dkim": { "Verify": true } }"""), NoEnvironment);
+        Assert.Contains("Reply-To", c.Get<ContentFilter.Checks.Dkim.DkimOptions>("Dkim").Sign.Headers);
+    }
+
+    [Fact]
     public void Load_MissingExplicitFile_IsAnError()
     {
         LoadedConfig c = ConfigLoader.Load(Path.Combine(_dir, "absent.json"), NoEnvironment);
