@@ -135,12 +135,24 @@ public sealed partial class DmarcCheck : ICheck
     internal static string? AuthorDomain(string fromValue, out string? problem)
     {
         problem = null;
-        if (!InternetAddressList.TryParse(fromValue, out InternetAddressList? list) || list.Count != 1 || list[0] is not MailboxAddress mailbox)
+        string? domain = null;
+        if (InternetAddressList.TryParse(fromValue, out InternetAddressList? list))
+        {
+            if (list.Count == 1 && list[0] is MailboxAddress mailbox)
+            {
+                domain = mailbox.Domain;
+            }
+        }
+        else
+        {
+            domain = LenientAddrSpecDomain(fromValue);
+        }
+        if (domain is null)
         {
             problem = "From does not hold exactly one mailbox";
             return null;
         }
-        string domain = mailbox.Domain.Trim().TrimEnd('.');
+        domain = domain.Trim().TrimEnd('.');
         if (domain.Length == 0 || domain.StartsWith('['))
         {
             problem = "From mailbox has no domain";
@@ -159,6 +171,62 @@ public sealed partial class DmarcCheck : ICheck
             }
         }
         return domain.ToLowerInvariant();
+    }
+
+    /// <summary>
+    /// A common sloppy form, <c>"Name" user@domain</c> (a phrase before a bare addr-spec), that MimeKit refuses:
+    /// with quoted strings and comments removed, exactly one address with one <c>@</c> must remain. Several
+    /// addresses or any other leftover text still give null, so the author stays unambiguous.
+    /// </summary>
+    private static string? LenientAddrSpecDomain(string value)
+    {
+        var sb = new System.Text.StringBuilder(value.Length);
+        bool quoted = false;
+        int depth = 0;
+        for (int i = 0; i < value.Length; i++)
+        {
+            char c = value[i];
+            if (c == '\\' && i + 1 < value.Length && (quoted || depth > 0))
+            {
+                i++;
+                continue;
+            }
+            if (depth == 0 && c == '"')
+            {
+                quoted = !quoted;
+                sb.Append(' ');
+                continue;
+            }
+            if (!quoted && c == '(')
+            {
+                depth++;
+                continue;
+            }
+            if (!quoted && c == ')' && depth > 0)
+            {
+                depth--;
+                continue;
+            }
+            if (!quoted && depth == 0)
+            {
+                sb.Append(c);
+            }
+        }
+        if (quoted || depth != 0)
+        {
+            return null;
+        }
+        string rest = sb.ToString().Trim();
+        if (rest.StartsWith('<') && rest.EndsWith('>'))
+        {
+            rest = rest[1..^1];
+        }
+        int at = rest.IndexOf('@');
+        if (at <= 0 || at != rest.LastIndexOf('@') || rest.Any(c => c <= ' ' || c is ',' or ';' or '<' or '>' or ':' or '"'))
+        {
+            return null;
+        }
+        return rest[(at + 1)..];
     }
 
     /// <summary>Policy discovery (§6.6.3): <c>_dmarc.</c> at the From domain, then at the organisational domain.</summary>
