@@ -15,11 +15,15 @@ public static class Program
         usage: contentfilter [run] [--config FILE]        run the service (default /etc/contentfilter/contentfilter.json;
                                                           without a file it runs on loopback defaults)
                contentfilter check-config [--config FILE] print the effective configuration; exit 2 naming a bad key
+               contentfilter report [--since T] [--until T] [--json] [--top N] [AUDITFILE...]
+                                                          summary of the audit records (default: Audit:File and its
+                                                          rotated copies, .gz included); T = ISO time or 24h / 7d ago
+               contentfilter quarantine list | show ID | release ID [--to RCPT[,RCPT]] | delete ID
                contentfilter version
         Environment overrides: CONTENTFILTER_<Section>__<Key>=value (e.g. CONTENTFILTER_NextHop__Endpoint=127.0.0.1:10025)
         """;
 
-    private static readonly HashSet<string> Valued = new(StringComparer.Ordinal) { "config", "to", "domain", "selector", "algorithm", "bits", "out", "key", "since", "until" };
+    private static readonly HashSet<string> Valued = new(StringComparer.Ordinal) { "config", "to", "domain", "selector", "algorithm", "bits", "out", "key", "since", "until", "top" };
 
     /// <summary>Runs the service or a subcommand. Exit codes follow sysexits: 0 ok, 2 bad configuration, 64 usage, 69 unavailable, 70 software error.</summary>
     public static int Main(string[] args)
@@ -48,6 +52,8 @@ public static class Program
                 "run" => Run(cl),
                 "check-config" => CheckConfig(cl),
                 "version" => Version(),
+                "report" => Report(cl),
+                "quarantine" => Quarantine(cl),
                 _ => throw new UsageException($"unknown command '{verb}'"),
             };
         }
@@ -102,6 +108,87 @@ public static class Program
             root[name] = JsonSerializer.SerializeToNode(value, value.GetType(), options);
         }
         return root.ToJsonString(options);
+    }
+
+    private static int Report(CommandLine cl)
+    {
+        List<string> files = cl.Arguments.Skip(1).ToList();
+        if (files.Count == 0)
+        {
+            LoadedConfig? config = LoadOrReport(cl);
+            if (config is null)
+            {
+                return 2;
+            }
+            string audit = config.Settings.Audit.File;
+            string? dir = Path.GetDirectoryName(audit);
+            if (audit.Length == 0 || dir is null || !Directory.Exists(dir))
+            {
+                Console.Error.WriteLine("contentfilter: no audit file configured or found (Audit:File); name the files to read");
+                return 66;
+            }
+            files = Directory.GetFiles(dir, Path.GetFileName(audit) + "*").Order(StringComparer.Ordinal).ToList();
+        }
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        var report = new Reports.AuditReport();
+        DateTimeOffset? since = ParseWhen(cl.Get("since"), now, "since");
+        DateTimeOffset? until = ParseWhen(cl.Get("until"), now, "until");
+        foreach (string f in files)
+        {
+            try
+            {
+                report.AddFile(f, since, until);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                Console.Error.WriteLine($"contentfilter: {f}: {ex.Message}");
+                return 66;
+            }
+        }
+        int top = int.TryParse(cl.Get("top"), out int t) && t > 0 ? t : 10;
+        Console.Write(cl.Has("json") ? report.ToJson(top) + Environment.NewLine : report.ToText(top));
+        return 0;
+    }
+
+    /// <summary>Parses <c>--since</c>/<c>--until</c>: an ISO date/time (UTC unless it says otherwise) or a span back from now (<c>24h</c>, <c>7d</c>, <c>30m</c>).</summary>
+    internal static DateTimeOffset? ParseWhen(string? text, DateTimeOffset now, string option)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+        if (text.Length > 1 && char.IsDigit(text[0]) && "mhd".Contains(text[^1]) && int.TryParse(text[..^1], out int n))
+        {
+            return now - (text[^1] switch { 'm' => TimeSpan.FromMinutes(n), 'h' => TimeSpan.FromHours(n), _ => TimeSpan.FromDays(n) });
+        }
+        if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset when))
+        {
+            return when;
+        }
+        throw new UsageException($"--{option}: '{text}' is neither a date/time nor a span like 24h or 7d");
+    }
+
+    private static int Quarantine(CommandLine cl)
+    {
+        LoadedConfig? config = LoadOrReport(cl);
+        if (config is null)
+        {
+            return 2;
+        }
+        string action = cl.Arguments.Count > 1 ? cl.Arguments[1] : throw new UsageException("quarantine needs list, show, release or delete");
+        string Id() => cl.Arguments.Count > 2 ? cl.Arguments[2] : throw new UsageException($"quarantine {action} needs a quarantine id");
+        using Microsoft.Extensions.DependencyInjection.ServiceProvider sp = ServiceHost.BuildTools(config);
+        var manager = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ContentFilter.Pipeline.Quarantine.QuarantineManager>(sp);
+        ContentFilter.Pipeline.Quarantine.QuarantineCommandResult result = action switch
+        {
+            "list" => manager.List(),
+            "show" => manager.Show(Id()),
+            "release" => manager.ReleaseAsync(Id(), cl.Get("to")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), CancellationToken.None).GetAwaiter().GetResult(),
+            "delete" => manager.Delete(Id()),
+            _ => throw new UsageException($"unknown quarantine action '{action}'"),
+        };
+        (result.Success ? Console.Out : Console.Error).WriteLine(result.Text.TrimEnd());
+        return result.Success ? 0 : 1;
     }
 
     private static int Run(CommandLine cl)

@@ -1,4 +1,5 @@
 using System.Net;
+using ContentFilter.Frontends.Transport;
 using Microsoft.Extensions.Configuration;
 
 namespace ContentFilter.Host.Configuration;
@@ -41,11 +42,12 @@ public static class ConfigLoader
     /// <summary>Loads and validates. Never throws for bad content: problems land in <see cref="LoadedConfig.Errors"/>.</summary>
     /// <param name="explicitPath">A path given with <c>--config</c> (must exist), or null for the default (optional).</param>
     /// <param name="environment">Environment variables to use (null = the process's).</param>
-    public static LoadedConfig Load(string? explicitPath, IDictionary<string, string?>? environment = null)
+    /// <param name="readDefaultFile">False to ignore <see cref="DefaultPath"/> (built-in defaults only).</param>
+    public static LoadedConfig Load(string? explicitPath, IDictionary<string, string?>? environment = null, bool readDefaultFile = true)
     {
         var errors = new List<string>();
         string path = explicitPath ?? DefaultPath;
-        bool exists = System.IO.File.Exists(path);
+        bool exists = (explicitPath is not null || readDefaultFile) && System.IO.File.Exists(path);
         if (explicitPath is not null && !exists)
         {
             errors.Add($"--config: file not found: {explicitPath}");
@@ -103,6 +105,15 @@ public static class ConfigLoader
             try
             {
                 raw.Bind(settings);
+                foreach (var (name, listener) in settings.Listeners)
+                {
+                    listener.Name = name;
+                    // An empty list in the file means "every check that applies", not "none".
+                    if (listener.Checks is { Count: 0 })
+                    {
+                        listener.Checks = null;
+                    }
+                }
                 foreach (var (name, type) in ConfigSections.Components)
                 {
                     object instance = Activator.CreateInstance(type)!;
@@ -135,13 +146,14 @@ public static class ConfigLoader
         return new LoadedConfig { Raw = raw, Settings = settings, Components = components, File = exists ? Path.GetFullPath(path) : null, Errors = errors };
     }
 
-    private static ListenerSettings Copy(ListenerSettings l) => new()
+    private static ListenerOptions Copy(ListenerOptions l) => new()
     {
+        Name = l.Name,
         Enabled = l.Enabled,
         Endpoint = l.Endpoint,
         Protocol = l.Protocol,
         Direction = l.Direction,
-        Checks = new List<string>(l.Checks),
+        Checks = l.Checks is null ? null : new List<string>(l.Checks),
         AllowedClients = new List<string>(l.AllowedClients),
         MaxSessions = l.MaxSessions,
     };
@@ -156,49 +168,36 @@ public static class ConfigLoader
             {
                 continue;
             }
-            if (!EndpointSpec.TryParse(l.Endpoint, out EndpointSpec? ep, out string? why))
+            if (!ListenEndpoint.TryParse(l.Endpoint, out ListenEndpoint? ep, out string? why))
             {
                 errors.Add($"{key}:Endpoint: {why}");
                 continue;
             }
-            if (seen.TryGetValue(ep!.ToString(), out string? other))
+            if (ep!.Port != 0 && seen.TryGetValue(ep.ToString(), out string? other))
             {
                 errors.Add($"{key}:Endpoint: {ep} is also used by listener '{other}'");
             }
             seen[ep.ToString()] = name;
-            if (!l.Direction.Equals("Inbound", StringComparison.OrdinalIgnoreCase) && !l.Direction.Equals("Originating", StringComparison.OrdinalIgnoreCase))
-            {
-                errors.Add($"{key}:Direction: '{l.Direction}' is not Inbound or Originating");
-            }
-            if (ep.Address is not null && !IPAddress.IsLoopback(ep.Address) && l.AllowedClients.Count == 0)
+            if (!ep.IsLocal && l.AllowedClients.Count == 0)
             {
                 errors.Add($"{key}:AllowedClients: required for the non-loopback endpoint {ep} (safe by default: name the networks that may connect)");
             }
-            foreach (string cidr in l.AllowedClients)
+            if (!ClientAllowList.TryParse(l.AllowedClients, out _, out string? allowError))
             {
-                if (!IPNetwork.TryParse(cidr, out _) && !IPAddress.TryParse(cidr, out _))
-                {
-                    errors.Add($"{key}:AllowedClients: '{cidr}' is not an address or CIDR network");
-                }
+                errors.Add($"{key}:AllowedClients: {allowError}");
             }
             if (l.MaxSessions < 1)
             {
                 errors.Add($"{key}:MaxSessions: must be at least 1");
             }
         }
-        if (!EndpointSpec.TryParse(s.NextHop.Endpoint, out EndpointSpec? nextHop, out string? nhWhy))
+        if (!ListenEndpoint.TryParse(s.NextHop.Endpoint, out ListenEndpoint? nextHop, out string? nhWhy) || nextHop!.Port == 0 && !nextHop.IsUnix)
         {
-            errors.Add($"NextHop:Endpoint: {nhWhy}");
+            errors.Add($"NextHop:Endpoint: {nhWhy ?? "port 0 is not a destination"}");
         }
-        else
+        else if (seen.TryGetValue(nextHop.ToString(), out string? loop))
         {
-            foreach (var (name, l) in s.Listeners)
-            {
-                if (l.Enabled && l.Endpoint.Length > 0 && EndpointSpec.TryParse(l.Endpoint, out EndpointSpec? lep, out _) && lep!.ToString() == nextHop!.ToString())
-                {
-                    errors.Add($"NextHop:Endpoint: {nextHop} is listener '{name}' itself (a mail loop)");
-                }
-            }
+            errors.Add($"NextHop:Endpoint: {nextHop} is listener '{loop}' itself (a mail loop)");
         }
         if (!Path.IsPathRooted(s.Spool.Directory))
         {
@@ -229,6 +228,7 @@ public static class ConfigLoader
             ("Limits:CommandTimeoutSeconds", s.Limits.CommandTimeoutSeconds),
             ("Limits:DataTimeoutSeconds", s.Limits.DataTimeoutSeconds),
             ("Limits:CheckTimeoutSeconds", s.Limits.CheckTimeoutSeconds),
+            ("Limits:MessageTimeoutSeconds", s.Limits.MessageTimeoutSeconds),
             ("Limits:DrainTimeoutSeconds", s.Limits.DrainTimeoutSeconds),
             ("NextHop:ConnectTimeoutSeconds", s.NextHop.ConnectTimeoutSeconds),
             ("NextHop:CommandTimeoutSeconds", s.NextHop.CommandTimeoutSeconds),
@@ -238,6 +238,32 @@ public static class ConfigLoader
             if (value < 1)
             {
                 errors.Add($"{key}: must be at least 1");
+            }
+        }
+        if (s.LocalDomains.Sql.ConnectionString.Length > 0)
+        {
+            try
+            {
+                _ = new MySqlConnector.MySqlConnectionStringBuilder(s.LocalDomains.Sql.ConnectionString);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"LocalDomains:Sql:ConnectionString: {ex.Message}");
+            }
+            if (s.LocalDomains.Sql.RefreshSeconds < 1)
+            {
+                errors.Add("LocalDomains:Sql:RefreshSeconds: must be at least 1");
+            }
+        }
+        if (s.Metrics.Enabled)
+        {
+            if (!ListenEndpoint.TryParse(s.Metrics.Endpoint, out ListenEndpoint? m, out string? mWhy) || m!.IsUnix)
+            {
+                errors.Add($"Metrics:Endpoint: {mWhy ?? "must be ip:port"}");
+            }
+            else if (!m.IsLocal && !s.Metrics.AllowNonLoopback)
+            {
+                errors.Add($"Metrics:Endpoint: {m} is not loopback; set Metrics:AllowNonLoopback to true to expose it");
             }
         }
         if (!Enum.TryParse<Serilog.Events.LogEventLevel>(s.Logging.Level, true, out _))

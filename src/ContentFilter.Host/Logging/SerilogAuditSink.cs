@@ -49,5 +49,21 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
     }
 
     /// <inheritdoc />
+    public void WriteGreylist(GreylistAuditRecord record)
+    {
+        try
+        {
+            // postgrey's own line, so existing log greps keep working.
+            string line = $"action={record.Action}, reason={record.Reason}, client_name={record.ClientName}, client_address={record.ClientAddress}, sender={record.Sender}, recipient={record.Recipient}";
+            _log.ForContext(Constants.SourceContextPropertyName, "ContentFilter.Greylist").Information("{GreylistLine:l}", line);
+            _file?.Information("{GreylistLine:l} {@Greylist}", line, record);
+        }
+        catch (Exception ex)
+        {
+            _log.Error(ex, "Could not write a greylist audit record");
+        }
+    }
+
+    /// <inheritdoc />
     public void Dispose() => _file?.Dispose();
 }

@@ -5,4 +5,9 @@ public interface IAuditSink
 {
     /// <summary>Writes the record. Must not throw.</summary>
     void Write(AuditRecord record);
+
+    /// <summary>Writes a greylisting decision (the policy server and the milter make these). Must not throw.</summary>
+    void WriteGreylist(GreylistAuditRecord record)
+    {
+    }
 }
