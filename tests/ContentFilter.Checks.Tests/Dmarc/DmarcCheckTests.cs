@@ -15,7 +15,7 @@ public sealed class DmarcCheckTests
 
     private static async Task<MessageContext> Context(string from, params AuthMethodResult[] earlier)
     {
-        MessageContext ctx = await TestMessage.ContextAsync($"From: {from}\nSubject: x\n\nbody\n", new Envelope { MailFrom = "bounce@example.com" });
+        MessageContext ctx = await AuthTestMessage.ContextAsync($"From: {from}\nSubject: x\n\nbody\n", new Envelope { MailFrom = "bounce@example.com" });
         ctx.AddResult(new AuthResult { Check = "spf", Status = CheckStatus.Ok, Results = earlier.Where(e => e.Method == "spf").ToList() });
         ctx.AddResult(new AuthResult { Check = "dkim", Status = CheckStatus.Ok, Results = earlier.Where(e => e.Method == "dkim").ToList() });
         return ctx;
@@ -163,7 +163,7 @@ public sealed class DmarcCheckTests
     public async Task Run_TwoFromFields_PermError()
     {
         var dns = new DictionaryDnsResolver().Txt("_dmarc.example.com", "v=DMARC1; p=reject");
-        MessageContext ctx = await TestMessage.ContextAsync("From: a@example.com\nFrom: b@evil.example\n\nx\n", new Envelope());
+        MessageContext ctx = await AuthTestMessage.ContextAsync("From: a@example.com\nFrom: b@evil.example\n\nx\n", new Envelope());
         AuthResult r = Assert.IsType<AuthResult>(await Check(dns).RunAsync(ctx, CancellationToken.None));
 
         Assert.Equal("permerror", r.Results[0].Result);

@@ -5,7 +5,7 @@ namespace ContentFilter.Checks.Tests.Dmarc;
 /// <summary>OpenDMARC's alignment and author-domain unit cases (transcribed tables), read in place.</summary>
 public sealed class OpenDmarcCaseTests
 {
-    private static readonly string Dir = Path.Combine(TestPaths.TestSuites, "dmarc");
+    private static readonly string Dir = Path.Combine(SuitePaths.TestSuites, "dmarc");
 
     [SkippableFact]
     public void IsAligned_OpenDmarcAlignmentCases_Match()

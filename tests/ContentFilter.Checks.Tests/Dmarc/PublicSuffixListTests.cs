@@ -5,7 +5,7 @@ namespace ContentFilter.Checks.Tests.Dmarc;
 
 public sealed class PublicSuffixListTests
 {
-    private static readonly string PslDir = Path.Combine(TestPaths.TestSuites, "dmarc", "psl");
+    private static readonly string PslDir = Path.Combine(SuitePaths.TestSuites, "dmarc", "psl");
 
     private static readonly PublicSuffixList Small = PublicSuffixList.Parse(new[]
     {
@@ -65,8 +65,8 @@ public sealed class PublicSuffixListTests
     [SkippableFact]
     public void GetRegistrableDomain_OpenDmarcOrgDomainCases_Match()
     {
-        string list = Path.Combine(TestPaths.TestSuites, "dmarc", "opendmarc", "effective_tld_names.dat");
-        string cases = Path.Combine(TestPaths.TestSuites, "dmarc", "opendmarc-orgdomain.tsv");
+        string list = Path.Combine(SuitePaths.TestSuites, "dmarc", "opendmarc", "effective_tld_names.dat");
+        string cases = Path.Combine(SuitePaths.TestSuites, "dmarc", "opendmarc-orgdomain.tsv");
         Skip.IfNot(File.Exists(list) && File.Exists(cases), "OpenDMARC cases not found");
         PublicSuffixList psl = PublicSuffixList.Load(list);
         int count = 0;

@@ -29,7 +29,7 @@ public sealed class SpfDmarcDnsmasqTests
         async Task<(string Spf, AuthResult Dmarc)> Run(string clientIp, string from)
         {
             var envelope = new Envelope { MailFrom = "bounce@example.test", Client = new ClientInfo { Address = IPAddress.Parse(clientIp), Helo = "mail.example.test" } };
-            MessageContext ctx = await TestMessage.ContextAsync($"From: {from}\nSubject: x\n\nbody\n", envelope);
+            MessageContext ctx = await AuthTestMessage.ContextAsync($"From: {from}\nSubject: x\n\nbody\n", envelope);
             ctx.AddResult(await spf.RunAsync(ctx, CancellationToken.None));
             var d = Assert.IsType<AuthResult>(await dmarc.RunAsync(ctx, CancellationToken.None));
             return (ctx.Find<AuthResult>("spf")!.Results[0].Result, d);

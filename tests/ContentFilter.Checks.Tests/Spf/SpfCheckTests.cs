@@ -26,7 +26,7 @@ public sealed class SpfCheckTests
     public async Task Run_AuthorisedClient_PassWithMailFromProperty()
     {
         var dns = new DictionaryDnsResolver().Txt("example.com", "v=spf1 ip4:192.0.2.0/24 -all");
-        MessageContext ctx = await TestMessage.ContextAsync(Message, Envelope("user@example.com"));
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, Envelope("user@example.com"));
 
         var result = Assert.IsType<AuthResult>(await Check(dns).RunAsync(ctx, CancellationToken.None));
 
@@ -42,7 +42,7 @@ public sealed class SpfCheckTests
     public async Task Run_UnauthorisedClient_FailIsAHit()
     {
         var dns = new DictionaryDnsResolver().Txt("example.com", "v=spf1 ip4:198.51.100.0/24 -all");
-        MessageContext ctx = await TestMessage.ContextAsync(Message, Envelope("user@example.com"));
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, Envelope("user@example.com"));
 
         var result = Assert.IsType<AuthResult>(await Check(dns).RunAsync(ctx, CancellationToken.None));
 
@@ -56,7 +56,7 @@ public sealed class SpfCheckTests
         var dns = new DictionaryDnsResolver()
             .Txt("mail.example.com", "v=spf1 a -all")
             .A("mail.example.com", "192.0.2.10");
-        MessageContext ctx = await TestMessage.ContextAsync(Message, Envelope(string.Empty));
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, Envelope(string.Empty));
 
         var result = Assert.IsType<AuthResult>(await Check(dns).RunAsync(ctx, CancellationToken.None));
 
@@ -70,7 +70,7 @@ public sealed class SpfCheckTests
     public async Task Run_DnsTimeout_TempErrorNotFailure()
     {
         var dns = new DictionaryDnsResolver().Timeout("example.com");
-        MessageContext ctx = await TestMessage.ContextAsync(Message, Envelope("user@example.com"));
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, Envelope("user@example.com"));
 
         var result = Assert.IsType<AuthResult>(await Check(dns).RunAsync(ctx, CancellationToken.None));
 
@@ -83,7 +83,7 @@ public sealed class SpfCheckTests
     {
         var time = new FakeTimeProvider();
         var check = Check(new HangingResolver(), new SpfOptions { ReceiverName = "mx", TimeoutMs = 1000 }, time);
-        MessageContext ctx = await TestMessage.ContextAsync(Message, Envelope("user@example.com"));
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, Envelope("user@example.com"));
 
         ValueTask<CheckResult> run = check.RunAsync(ctx, CancellationToken.None);
         Assert.False(run.IsCompleted);
@@ -96,7 +96,7 @@ public sealed class SpfCheckTests
     [Fact]
     public async Task Run_NoClientAddress_Skipped()
     {
-        MessageContext ctx = await TestMessage.ContextAsync(Message, new Envelope { MailFrom = "user@example.com" });
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, new Envelope { MailFrom = "user@example.com" });
 
         CheckResult result = await Check(new DictionaryDnsResolver()).RunAsync(ctx, CancellationToken.None);
 
@@ -106,7 +106,7 @@ public sealed class SpfCheckTests
     [Fact]
     public async Task Run_Originating_Skipped()
     {
-        MessageContext ctx = await TestMessage.ContextAsync(Message, Envelope("user@example.com"), MessageDirection.Originating);
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, Envelope("user@example.com"), MessageDirection.Originating);
 
         CheckResult result = await Check(new DictionaryDnsResolver()).RunAsync(ctx, CancellationToken.None);
 
@@ -117,7 +117,7 @@ public sealed class SpfCheckTests
     public async Task Run_ReceivedSpfEnabled_AddsRfc7208Header()
     {
         var dns = new DictionaryDnsResolver().Txt("example.com", "v=spf1 ip4:192.0.2.0/24 -all");
-        MessageContext ctx = await TestMessage.ContextAsync(Message, Envelope("user@example.com"));
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, Envelope("user@example.com"));
         var options = new SpfOptions { ReceiverName = "mx.example.net", AddReceivedSpfHeader = true };
 
         var result = Assert.IsType<AuthResult>(await Check(dns, options).RunAsync(ctx, CancellationToken.None));
@@ -131,7 +131,7 @@ public sealed class SpfCheckTests
     public async Task Run_HostileMailFrom_ReceivedSpfValueQuotedWithoutLineBreaks()
     {
         var dns = new DictionaryDnsResolver();
-        MessageContext ctx = await TestMessage.ContextAsync(Message, Envelope("\"a\r\nX-Evil: 1\"@example.com"));
+        MessageContext ctx = await AuthTestMessage.ContextAsync(Message, Envelope("\"a\r\nX-Evil: 1\"@example.com"));
         var options = new SpfOptions { ReceiverName = "mx.example.net", AddReceivedSpfHeader = true };
 
         var result = Assert.IsType<AuthResult>(await Check(dns, options).RunAsync(ctx, CancellationToken.None));

@@ -5,7 +5,7 @@ using ContentFilter.Pipeline.Messages;
 namespace ContentFilter.Checks.Tests;
 
 /// <summary>Builds a <see cref="MessageContext"/> over an in-memory spool for check tests.</summary>
-internal static class TestMessage
+internal static class AuthTestMessage
 {
     public static async Task<MessageContext> ContextAsync(string headersAndBody, Envelope envelope, MessageDirection direction = MessageDirection.Inbound)
     {
