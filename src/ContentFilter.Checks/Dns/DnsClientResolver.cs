@@ -92,13 +92,9 @@ public sealed partial class DnsClientResolver : IDnsResolver
     public static IPEndPoint ParseServer(string server)
     {
         string s = server.Trim();
-        if (IPAddress.TryParse(s, out IPAddress? bare))
+        if (IPEndPoint.TryParse(s, out IPEndPoint? ep))
         {
-            return new IPEndPoint(bare, 53);
-        }
-        if (IPEndPoint.TryParse(s, out IPEndPoint? ep) && ep.Port != 0)
-        {
-            return ep;
+            return ep.Port == 0 ? new IPEndPoint(ep.Address, 53) : ep;
         }
         throw new FormatException($"DNS server '{server}' is not address[:port]");
     }

@@ -9,7 +9,11 @@ public sealed record AuthMethodResult(
     string Method,
     string Result,
     string? Reason,
-    IReadOnlyList<KeyValuePair<string, string>> Properties);
+    IReadOnlyList<KeyValuePair<string, string>> Properties)
+{
+    /// <summary>Optional comment written after the result (<c>dmarc=fail (p=reject dis=none)</c>); for humans, never parsed (RFC 8601 §2.2).</summary>
+    public string? Comment { get; init; }
+}
 
 /// <summary>Results of an authentication check (DKIM, SPF, DMARC, ARC), each to become part of the one A-R header.</summary>
 public sealed record AuthResult : CheckResult

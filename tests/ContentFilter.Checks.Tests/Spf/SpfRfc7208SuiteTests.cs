@@ -6,7 +6,7 @@ namespace ContentFilter.Checks.Tests.Spf;
 /// <summary>The RFC 7208 test suite (openspf, as shipped by pyspf), read in place from ../shared/testsuites.</summary>
 public sealed class SpfRfc7208SuiteTests
 {
-    private static readonly string SuitePath = Path.Combine(TestPaths.TestSuites, "spf", "rfc7208-tests.yml");
+    private static readonly string SuitePath = Path.Combine(SuitePaths.TestSuites, "spf", "rfc7208-tests.yml");
 
     /// <summary>Cases whose expected result we knowingly do not give, with the reason. Empty means every case passes.</summary>
     private static readonly Dictionary<string, string> KnownDifferences = new(StringComparer.Ordinal);

@@ -1,7 +1,7 @@
 namespace ContentFilter.Checks.Tests;
 
 /// <summary>Where the shared published test suites are: ../shared/testsuites beside the repository (read in place, never copied).</summary>
-internal static class TestPaths
+internal static class SuitePaths
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
