@@ -3,6 +3,9 @@ namespace ContentFilter.Checks.Dmarc;
 /// <summary>Settings of <see cref="DmarcCheck"/> and <see cref="OrganizationalDomain"/> (config section <c>Dmarc</c>).</summary>
 public sealed class DmarcOptions
 {
+    /// <summary>Evaluate DMARC on inbound mail (after SPF and DKIM). Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>The Debian <c>publicsuffix</c> package's copy of the list.</summary>
     public const string DebianPublicSuffixListPath = "/usr/share/publicsuffix/public_suffix_list.dat";
 

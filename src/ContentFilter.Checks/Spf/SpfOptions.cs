@@ -3,6 +3,9 @@ namespace ContentFilter.Checks.Spf;
 /// <summary>Settings of <see cref="SpfCheck"/> (config section <c>Spf</c>).</summary>
 public sealed class SpfOptions
 {
+    /// <summary>Check SPF on inbound mail. Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>Add a <c>Received-SPF:</c> header (RFC 7208 §9.1) besides the Authentication-Results entry. Default false.</summary>
     public bool AddReceivedSpfHeader { get; set; }
 

@@ -115,6 +115,16 @@ public static class ServiceWiring
         var banned = config.Get<ContentFilter.Checks.Banned.BannedContentOptions>("Banned");
         string authServId = string.IsNullOrEmpty(config.Get<VerdictPolicyOptions>("Verdict").AuthServId) ? hostName : config.Get<VerdictPolicyOptions>("Verdict").AuthServId;
 
+        var spf = config.Get<ContentFilter.Checks.Spf.SpfOptions>("Spf");
+        var dmarc = config.Get<ContentFilter.Checks.Dmarc.DmarcOptions>("Dmarc");
+        if (string.IsNullOrEmpty(spf.ReceiverName))
+        {
+            spf.ReceiverName = hostName;
+        }
+        if (spf.Enabled)
+        {
+            services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Spf.SpfCheck(spf, sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Spf.SpfCheck>>()));
+        }
         if (dkim.Verify)
         {
             services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Dkim.DkimVerifyCheck(dkim, sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Dkim.DkimVerifyCheck>>()));
@@ -122,6 +132,11 @@ public static class ServiceWiring
         if (arc.Verify)
         {
             services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Arc.ArcVerifyCheck(arc, sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Arc.ArcVerifyCheck>>()));
+        }
+        if (dmarc.Enabled)
+        {
+            services.AddSingleton(sp => new ContentFilter.Checks.Dmarc.OrganizationalDomain(dmarc, sp.GetRequiredService<ILogger<ContentFilter.Checks.Dmarc.OrganizationalDomain>>()));
+            services.AddSingleton<ICheck>(sp => new ContentFilter.Checks.Dmarc.DmarcCheck(dmarc, sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), sp.GetRequiredService<ContentFilter.Checks.Dmarc.OrganizationalDomain>(), sp.GetRequiredService<TimeProvider>(), Random.Shared, sp.GetRequiredService<ILogger<ContentFilter.Checks.Dmarc.DmarcCheck>>()));
         }
         if (banned.Enabled)
         {
