@@ -1,0 +1,215 @@
+using Microsoft.Data.Sqlite;
+
+namespace ContentFilter.Checks.Greylisting;
+
+/// <summary>The embedded store: one SQLite file in WAL mode (default <c>/var/lib/contentfilter/greylist.db</c>).</summary>
+/// <remarks>
+/// <para>One connection per store, with its statements prepared once; operations are serialised in-process by a
+/// lock and run as <c>BEGIN IMMEDIATE</c> transactions, so another process on the same file (e.g. a second
+/// instance during a restart) waits on SQLite's write lock (<c>busy_timeout</c>) instead of losing an update. WAL
+/// with <c>synchronous=NORMAL</c> keeps a commit to a memory-speed append; a power cut may lose the last few
+/// triplets, which only means those senders wait once more.</para>
+/// <para>Each operation is a few microseconds, so it runs synchronously under the lock rather than hopping threads.</para>
+/// </remarks>
+public sealed class SqliteGreylistStore : IGreylistStore
+{
+    private readonly object _gate = new();
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _begin;
+    private readonly SqliteCommand _commit;
+    private readonly SqliteCommand _rollback;
+    private readonly SqliteCommand _getTriplet;
+    private readonly SqliteCommand _putTriplet;
+    private readonly SqliteCommand _getClient;
+    private readonly SqliteCommand _putClient;
+    private bool _disposed;
+
+    /// <summary>Opens (and creates) the database at <paramref name="path"/>.</summary>
+    public SqliteGreylistStore(string path)
+    {
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null)
+        {
+            Directory.CreateDirectory(directory);
+        }
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            DefaultTimeout = 10,
+        };
+        _connection = new SqliteConnection(builder.ToString());
+        _connection.Open();
+        Execute("PRAGMA journal_mode=WAL;");
+        Execute("PRAGMA synchronous=NORMAL;");
+        Execute("PRAGMA busy_timeout=10000;");
+        Execute("""
+            CREATE TABLE IF NOT EXISTS triplet (key TEXT PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS client (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
+            """);
+
+        _begin = Prepare("BEGIN IMMEDIATE;");
+        _commit = Prepare("COMMIT;");
+        _rollback = Prepare("ROLLBACK;");
+        _getTriplet = Prepare("SELECT first, last FROM triplet WHERE key = $key;", "$key");
+        _putTriplet = Prepare("INSERT INTO triplet (key, first, last) VALUES ($key, $first, $last) ON CONFLICT(key) DO UPDATE SET first = excluded.first, last = excluded.last;", "$key", "$first", "$last");
+        _getClient = Prepare("SELECT count, last FROM client WHERE key = $key;", "$key");
+        _putClient = Prepare("INSERT INTO client (key, count, last) VALUES ($key, $count, $last) ON CONFLICT(key) DO UPDATE SET count = excluded.count, last = excluded.last;", "$key", "$count", "$last");
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TripletState> UpdateTripletAsync(string key, long now, GreylistTiming timing, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(InTransaction(() =>
+            {
+                (long First, long Last)? record = Read(_getTriplet, key);
+                TripletState state = TripletRules.Update(record?.First, record?.Last, now, timing);
+                Write(_putTriplet, key, state.First, now);
+                return state;
+            }));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> TouchAutoWhitelistedAsync(string clientKey, long now, int threshold, GreylistTiming timing, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(InTransaction(() =>
+            {
+                (long Count, long Last)? record = Read(_getClient, clientKey);
+                if (record is not { } r || now - r.Last > timing.MaxAge || r.Count < threshold)
+                {
+                    return false;
+                }
+                Write(_putClient, clientKey, r.Count, now);
+                return true;
+            }));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<int> CountPassAsync(string clientKey, long now, GreylistTiming timing, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(InTransaction(() =>
+            {
+                (long Count, long Last)? record = Read(_getClient, clientKey);
+                if (record is { } r && now - r.Last <= timing.MaxAge)
+                {
+                    if (now - r.Last <= timing.AutoWhitelistInterval)
+                    {
+                        return (int)r.Count;
+                    }
+                    Write(_putClient, clientKey, r.Count + 1, now);
+                    return (int)r.Count + 1;
+                }
+                Write(_putClient, clientKey, 1, now);
+                return 1;
+            }));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<int> ExpireAsync(long now, GreylistTiming timing, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(InTransaction(() =>
+            {
+                using SqliteCommand triplets = _connection.CreateCommand();
+                triplets.CommandText = "DELETE FROM triplet WHERE $now - last > $maxAge OR (last - first < $delay AND $now - last > $window);";
+                triplets.Parameters.AddWithValue("$now", now);
+                triplets.Parameters.AddWithValue("$maxAge", timing.MaxAge);
+                triplets.Parameters.AddWithValue("$delay", timing.Delay);
+                triplets.Parameters.AddWithValue("$window", timing.RetryWindow);
+                int removed = triplets.ExecuteNonQuery();
+                using SqliteCommand clients = _connection.CreateCommand();
+                clients.CommandText = "DELETE FROM client WHERE $now - last > $maxAge;";
+                clients.Parameters.AddWithValue("$now", now);
+                clients.Parameters.AddWithValue("$maxAge", timing.MaxAge);
+                return removed + clients.ExecuteNonQuery();
+            }));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                _disposed = true;
+                foreach (SqliteCommand c in new[] { _begin, _commit, _rollback, _getTriplet, _putTriplet, _getClient, _putClient })
+                {
+                    c.Dispose();
+                }
+                _connection.Dispose();
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private T InTransaction<T>(Func<T> work)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _begin.ExecuteNonQuery();
+        try
+        {
+            T result = work();
+            _commit.ExecuteNonQuery();
+            return result;
+        }
+        catch
+        {
+            try
+            {
+                _rollback.ExecuteNonQuery();
+            }
+            catch (SqliteException)
+            {
+                // No transaction left to roll back (SQLite rolled it back itself): the original error matters.
+            }
+            throw;
+        }
+    }
+
+    private static (long, long)? Read(SqliteCommand command, string key)
+    {
+        command.Parameters[0].Value = key;
+        using SqliteDataReader reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
+    }
+
+    private static void Write(SqliteCommand command, string key, long a, long b)
+    {
+        command.Parameters[0].Value = key;
+        command.Parameters[1].Value = a;
+        command.Parameters[2].Value = b;
+        command.ExecuteNonQuery();
+    }
+
+    private void Execute(string sql)
+    {
+        using SqliteCommand command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private SqliteCommand Prepare(string sql, params string[] parameters)
+    {
+        SqliteCommand command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (string p in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter(p, null));
+        }
+        command.Prepare();
+        return command;
+    }
+}

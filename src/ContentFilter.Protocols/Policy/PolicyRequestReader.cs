@@ -1,0 +1,160 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+
+namespace ContentFilter.Protocols.Policy;
+
+/// <summary>Reads policy requests: <c>name=value</c> lines ending in LF (CRLF accepted), closed by an empty line.</summary>
+/// <remarks>
+/// <para>SMTPD_POLICY_README and PROTOCOLS.md §5. The reader is incremental: it consumes whole lines as they arrive
+/// and keeps the attributes read so far, so a caller can <c>AdvanceTo(reader.Position, buffer.End)</c> and never
+/// rescans. Limits are checked before a line is decoded, so a peer that never sends a line end costs at most
+/// <see cref="PolicyLimits.MaxLineLength"/> bytes.</para>
+/// <para>A value is split on the first <c>=</c> only (values may contain <c>=</c>, e.g. BATV senders). Values are
+/// decoded as UTF-8 (SMTPUTF8 addresses); invalid sequences become U+FFFD rather than failing, because Postfix may
+/// pass 8-bit addresses from old clients. NUL and other control bytes are refused: Postfix never sends them.</para>
+/// </remarks>
+public sealed class PolicyRequestReader
+{
+    private static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
+
+    private readonly PolicyLimits _limits;
+    private Dictionary<string, string> _attributes = new(StringComparer.Ordinal);
+    private int _lines;
+    private long _bytes;
+
+    /// <summary>Creates a reader with the given limits.</summary>
+    public PolicyRequestReader(PolicyLimits limits)
+    {
+        _limits = limits;
+    }
+
+    /// <summary>True when part of a request has been read but not its closing empty line (EOF now is a truncated request).</summary>
+    public bool HasPartialRequest => _bytes > 0;
+
+    /// <summary>Reads lines until a request is complete.</summary>
+    /// <returns>True with a request; false with <see cref="PolicyError.None"/> when more input is needed; false with an error when the input is bad.</returns>
+    public bool TryRead(ref SequenceReader<byte> reader, [NotNullWhen(true)] out PolicyRequest? request, out PolicyError error)
+    {
+        request = null;
+        while (true)
+        {
+            if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n', advancePastDelimiter: true))
+            {
+                // Need more: but never buffer more than one line's worth or past the request cap.
+                long pending = reader.Remaining;
+                if (pending >= _limits.MaxLineLength)
+                {
+                    error = PolicyError.LineTooLong;
+                    return false;
+                }
+                if (_bytes + pending > _limits.MaxRequestBytes)
+                {
+                    error = PolicyError.RequestTooLarge;
+                    return false;
+                }
+                error = PolicyError.None;
+                return false;
+            }
+
+            long length = line.Length + 1;
+            if (length > _limits.MaxLineLength)
+            {
+                error = PolicyError.LineTooLong;
+                return false;
+            }
+            _bytes += length;
+            if (_bytes > _limits.MaxRequestBytes)
+            {
+                error = PolicyError.RequestTooLarge;
+                return false;
+            }
+
+            if (line.Length > 0 && EndsWithCr(line))
+            {
+                line = line.Slice(0, line.Length - 1);
+            }
+
+            if (line.Length == 0)
+            {
+                if (_lines == 0)
+                {
+                    // An empty line before any attribute: Postfix never sends it; skip it like its own scanner does.
+                    _bytes = 0;
+                    continue;
+                }
+                request = new PolicyRequest(_attributes);
+                Reset();
+                error = PolicyError.None;
+                return true;
+            }
+
+            if (++_lines > _limits.MaxAttributes)
+            {
+                error = PolicyError.TooManyAttributes;
+                return false;
+            }
+            error = ReadAttribute(line);
+            if (error != PolicyError.None)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Forgets a partial request (after an error, before the connection closes).</summary>
+    public void Reset()
+    {
+        _attributes = new Dictionary<string, string>(StringComparer.Ordinal);
+        _lines = 0;
+        _bytes = 0;
+    }
+
+    private PolicyError ReadAttribute(ReadOnlySequence<byte> line)
+    {
+        byte[]? rented = null;
+        int length = (int)line.Length;
+        Span<byte> bytes = length <= 512 ? stackalloc byte[512] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        bytes = bytes[..length];
+        line.CopyTo(bytes);
+        try
+        {
+            foreach (byte b in bytes)
+            {
+                if ((b < 0x20 && b != (byte)'\t') || b == 0x7F)
+                {
+                    return PolicyError.ControlCharacter;
+                }
+            }
+            int eq = bytes.IndexOf((byte)'=');
+            if (eq < 0)
+            {
+                return PolicyError.MissingEquals;
+            }
+            if (eq == 0)
+            {
+                return PolicyError.EmptyName;
+            }
+            string name = Utf8.GetString(bytes[..eq]);
+            string value = Utf8.GetString(bytes[(eq + 1)..]);
+            _attributes[name] = value;
+            return PolicyError.None;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static bool EndsWithCr(ReadOnlySequence<byte> line)
+    {
+        if (line.IsSingleSegment)
+        {
+            return line.FirstSpan[^1] == (byte)'\r';
+        }
+        return line.Slice(line.Length - 1).FirstSpan[0] == (byte)'\r';
+    }
+}

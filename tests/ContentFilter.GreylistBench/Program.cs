@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using ContentFilter.Checks.Greylisting;
+using ContentFilter.Frontends.Policy;
+using ContentFilter.Frontends.Tests.Policy;
+using Microsoft.Extensions.Logging.Abstractions;
+
+// serve --store sqlite|redis [--db PATH] [--redis CONFIG] : prints "PORT n" and serves until stdin closes.
+// load --port N [--connections 10] [--requests 20000] [--seed S] : prints "qps=.. p50_ms=.. p99_ms=.. deferred=.."
+string mode = args.Length > 0 ? args[0] : "";
+string Arg(string name, string fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+
+if (mode == "serve")
+{
+    var options = new GreylistOptions
+    {
+        Store = Arg("--store", "sqlite"),
+        SqlitePath = Arg("--db", Path.Combine(Path.GetTempPath(), "cf-bench-greylist.db")),
+        RedisConfiguration = Arg("--redis", "127.0.0.1:6379"),
+        RedisKeyPrefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":",
+        HostName = "bench.test",
+        WhitelistClientFiles = [],
+        WhitelistRecipientFiles = [],
+    };
+    await using IGreylistStore store = await GreylistStoreFactory.CreateAsync(options);
+    var engine = new GreylistEngine(options, store, [], TimeProvider.System, NullLogger<GreylistEngine>.Instance);
+    var session = new PolicySession(new PolicySessionOptions(), engine, TimeProvider.System, NullLogger<PolicySession>.Instance);
+    await using var server = new PolicyTcpServer(session);
+    Console.WriteLine($"PORT {server.Port}");
+    Console.Out.Flush();
+    await Console.In.ReadToEndAsync();
+    return 0;
+}
+
+if (mode == "load")
+{
+    int port = int.Parse(Arg("--port", "10023"));
+    int connections = int.Parse(Arg("--connections", "10"));
+    int total = int.Parse(Arg("--requests", "20000"));
+    string seed = Arg("--seed", "run");
+    int next = -1;
+    int deferred = 0;
+    var latencies = new double[total];
+
+    async Task Worker()
+    {
+        using var client = new TcpClient { NoDelay = true };
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        NetworkStream stream = client.GetStream();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            int i = Interlocked.Increment(ref next);
+            if (i >= total)
+            {
+                return;
+            }
+            // A fresh triplet per query: a different client network, sender and recipient each time.
+            string request =
+                "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n" +
+                $"client_address=10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}\n" +
+                $"client_name=mx{i}.sender{i % 97}.example\nreverse_client_name=mx{i}.sender{i % 97}.example\n" +
+                $"helo_name=mx{i}.sender{i % 97}.example\n" +
+                $"sender=news-{seed}-{i}@sender{i % 97}.example\n" +
+                $"recipient=user{i}@{seed}.example.net\n" +
+                $"recipient_count=0\nqueue_id=\ninstance={seed}.{i}\nsize=0\netrn_domain=\nstress=\nsasl_method=\nsasl_username=\nsasl_sender=\nccert_subject=\nccert_issuer=\nccert_fingerprint=\nencryption_protocol=\nencryption_cipher=\nencryption_keysize=0\n\n";
+            byte[] bytes = Encoding.ASCII.GetBytes(request);
+            long start = Stopwatch.GetTimestamp();
+            await stream.WriteAsync(bytes);
+            int have = 0;
+            while (true)
+            {
+                int n = await stream.ReadAsync(buffer.AsMemory(have));
+                if (n == 0)
+                {
+                    throw new IOException("server closed the connection");
+                }
+                have += n;
+                if (have >= 2 && buffer[have - 1] == '\n' && buffer[have - 2] == '\n')
+                {
+                    break;
+                }
+            }
+            latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            if (Encoding.ASCII.GetString(buffer, 0, have).StartsWith("action=DEFER_IF_PERMIT", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref deferred);
+            }
+        }
+    }
+
+    var clock = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => Task.Run(Worker)));
+    double seconds = clock.Elapsed.TotalSeconds;
+    Array.Sort(latencies);
+    double P(double q) => latencies[Math.Min(latencies.Length - 1, (int)(q * latencies.Length))];
+    Console.WriteLine($"qps={total / seconds:0} p50_ms={P(0.50):0.000} p99_ms={P(0.99):0.000} deferred={deferred}/{total} seconds={seconds:0.00}");
+    return deferred == total ? 0 : 2;
+}
+
+Console.Error.WriteLine("usage: serve --store sqlite|redis [--db PATH] [--redis CONFIG] | load --port N [--connections 10] [--requests 20000] [--seed S]");
+return 64;
