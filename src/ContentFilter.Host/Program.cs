@@ -18,6 +18,7 @@ public static class Program
                contentfilter report [--since T] [--until T] [--json] [--top N] [AUDITFILE...]
                                                           summary of the audit records (default: Audit:File and its
                                                           rotated copies, .gz included); T = ISO time or 24h / 7d ago
+               contentfilter quarantine list | show ID | release ID [--to RCPT[,RCPT]] | delete ID
                contentfilter version
         Environment overrides: CONTENTFILTER_<Section>__<Key>=value (e.g. CONTENTFILTER_NextHop__Endpoint=127.0.0.1:10025)
         """;
@@ -52,6 +53,7 @@ public static class Program
                 "check-config" => CheckConfig(cl),
                 "version" => Version(),
                 "report" => Report(cl),
+                "quarantine" => Quarantine(cl),
                 _ => throw new UsageException($"unknown command '{verb}'"),
             };
         }
@@ -164,6 +166,29 @@ public static class Program
             return when;
         }
         throw new UsageException($"--{option}: '{text}' is neither a date/time nor a span like 24h or 7d");
+    }
+
+    private static int Quarantine(CommandLine cl)
+    {
+        LoadedConfig? config = LoadOrReport(cl);
+        if (config is null)
+        {
+            return 2;
+        }
+        string action = cl.Arguments.Count > 1 ? cl.Arguments[1] : throw new UsageException("quarantine needs list, show, release or delete");
+        string Id() => cl.Arguments.Count > 2 ? cl.Arguments[2] : throw new UsageException($"quarantine {action} needs a quarantine id");
+        using Microsoft.Extensions.DependencyInjection.ServiceProvider sp = ServiceHost.BuildTools(config);
+        var manager = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ContentFilter.Pipeline.Quarantine.QuarantineManager>(sp);
+        ContentFilter.Pipeline.Quarantine.QuarantineCommandResult result = action switch
+        {
+            "list" => manager.List(),
+            "show" => manager.Show(Id()),
+            "release" => manager.ReleaseAsync(Id(), cl.Get("to")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), CancellationToken.None).GetAwaiter().GetResult(),
+            "delete" => manager.Delete(Id()),
+            _ => throw new UsageException($"unknown quarantine action '{action}'"),
+        };
+        (result.Success ? Console.Out : Console.Error).WriteLine(result.Text.TrimEnd());
+        return result.Success ? 0 : 1;
     }
 
     private static int Run(CommandLine cl)

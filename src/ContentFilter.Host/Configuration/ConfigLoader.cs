@@ -1,4 +1,5 @@
 using System.Net;
+using ContentFilter.Frontends.Transport;
 using Microsoft.Extensions.Configuration;
 
 namespace ContentFilter.Host.Configuration;
@@ -104,6 +105,15 @@ public static class ConfigLoader
             try
             {
                 raw.Bind(settings);
+                foreach (var (name, listener) in settings.Listeners)
+                {
+                    listener.Name = name;
+                    // An empty list in the file means "every check that applies", not "none".
+                    if (listener.Checks is { Count: 0 })
+                    {
+                        listener.Checks = null;
+                    }
+                }
                 foreach (var (name, type) in ConfigSections.Components)
                 {
                     object instance = Activator.CreateInstance(type)!;
@@ -136,13 +146,14 @@ public static class ConfigLoader
         return new LoadedConfig { Raw = raw, Settings = settings, Components = components, File = exists ? Path.GetFullPath(path) : null, Errors = errors };
     }
 
-    private static ListenerSettings Copy(ListenerSettings l) => new()
+    private static ListenerOptions Copy(ListenerOptions l) => new()
     {
+        Name = l.Name,
         Enabled = l.Enabled,
         Endpoint = l.Endpoint,
         Protocol = l.Protocol,
         Direction = l.Direction,
-        Checks = new List<string>(l.Checks),
+        Checks = l.Checks is null ? null : new List<string>(l.Checks),
         AllowedClients = new List<string>(l.AllowedClients),
         MaxSessions = l.MaxSessions,
     };
@@ -157,49 +168,36 @@ public static class ConfigLoader
             {
                 continue;
             }
-            if (!EndpointSpec.TryParse(l.Endpoint, out EndpointSpec? ep, out string? why))
+            if (!ListenEndpoint.TryParse(l.Endpoint, out ListenEndpoint? ep, out string? why))
             {
                 errors.Add($"{key}:Endpoint: {why}");
                 continue;
             }
-            if (seen.TryGetValue(ep!.ToString(), out string? other))
+            if (ep!.Port != 0 && seen.TryGetValue(ep.ToString(), out string? other))
             {
                 errors.Add($"{key}:Endpoint: {ep} is also used by listener '{other}'");
             }
             seen[ep.ToString()] = name;
-            if (!l.Direction.Equals("Inbound", StringComparison.OrdinalIgnoreCase) && !l.Direction.Equals("Originating", StringComparison.OrdinalIgnoreCase))
-            {
-                errors.Add($"{key}:Direction: '{l.Direction}' is not Inbound or Originating");
-            }
-            if (ep.Address is not null && !IPAddress.IsLoopback(ep.Address) && l.AllowedClients.Count == 0)
+            if (!ep.IsLocal && l.AllowedClients.Count == 0)
             {
                 errors.Add($"{key}:AllowedClients: required for the non-loopback endpoint {ep} (safe by default: name the networks that may connect)");
             }
-            foreach (string cidr in l.AllowedClients)
+            if (!ClientAllowList.TryParse(l.AllowedClients, out _, out string? allowError))
             {
-                if (!IPNetwork.TryParse(cidr, out _) && !IPAddress.TryParse(cidr, out _))
-                {
-                    errors.Add($"{key}:AllowedClients: '{cidr}' is not an address or CIDR network");
-                }
+                errors.Add($"{key}:AllowedClients: {allowError}");
             }
             if (l.MaxSessions < 1)
             {
                 errors.Add($"{key}:MaxSessions: must be at least 1");
             }
         }
-        if (!EndpointSpec.TryParse(s.NextHop.Endpoint, out EndpointSpec? nextHop, out string? nhWhy))
+        if (!ListenEndpoint.TryParse(s.NextHop.Endpoint, out ListenEndpoint? nextHop, out string? nhWhy) || nextHop!.Port == 0 && !nextHop.IsUnix)
         {
-            errors.Add($"NextHop:Endpoint: {nhWhy}");
+            errors.Add($"NextHop:Endpoint: {nhWhy ?? "port 0 is not a destination"}");
         }
-        else
+        else if (seen.TryGetValue(nextHop.ToString(), out string? loop))
         {
-            foreach (var (name, l) in s.Listeners)
-            {
-                if (l.Enabled && l.Endpoint.Length > 0 && EndpointSpec.TryParse(l.Endpoint, out EndpointSpec? lep, out _) && lep!.ToString() == nextHop!.ToString())
-                {
-                    errors.Add($"NextHop:Endpoint: {nextHop} is listener '{name}' itself (a mail loop)");
-                }
-            }
+            errors.Add($"NextHop:Endpoint: {nextHop} is listener '{loop}' itself (a mail loop)");
         }
         if (!Path.IsPathRooted(s.Spool.Directory))
         {
@@ -230,6 +228,7 @@ public static class ConfigLoader
             ("Limits:CommandTimeoutSeconds", s.Limits.CommandTimeoutSeconds),
             ("Limits:DataTimeoutSeconds", s.Limits.DataTimeoutSeconds),
             ("Limits:CheckTimeoutSeconds", s.Limits.CheckTimeoutSeconds),
+            ("Limits:MessageTimeoutSeconds", s.Limits.MessageTimeoutSeconds),
             ("Limits:DrainTimeoutSeconds", s.Limits.DrainTimeoutSeconds),
             ("NextHop:ConnectTimeoutSeconds", s.NextHop.ConnectTimeoutSeconds),
             ("NextHop:CommandTimeoutSeconds", s.NextHop.CommandTimeoutSeconds),
@@ -258,11 +257,11 @@ public static class ConfigLoader
         }
         if (s.Metrics.Enabled)
         {
-            if (!EndpointSpec.TryParse(s.Metrics.Endpoint, out EndpointSpec? m, out string? mWhy) || m!.UnixPath is not null)
+            if (!ListenEndpoint.TryParse(s.Metrics.Endpoint, out ListenEndpoint? m, out string? mWhy) || m!.IsUnix)
             {
                 errors.Add($"Metrics:Endpoint: {mWhy ?? "must be ip:port"}");
             }
-            else if (!IPAddress.IsLoopback(m.Address!) && !s.Metrics.AllowNonLoopback)
+            else if (!m.IsLocal && !s.Metrics.AllowNonLoopback)
             {
                 errors.Add($"Metrics:Endpoint: {m} is not loopback; set Metrics:AllowNonLoopback to true to expose it");
             }

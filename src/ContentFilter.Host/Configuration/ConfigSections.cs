@@ -7,13 +7,38 @@ public static class ConfigSections
     public static IReadOnlyList<(string Name, Type Type)> Components { get; } = new List<(string, Type)>
     {
         ("Verdict", typeof(ContentFilter.Pipeline.Verdicts.VerdictPolicyOptions)),
+        ("Quarantine", typeof(ContentFilter.Pipeline.Quarantine.QuarantineOptions)),
+        ("Dns", typeof(ContentFilter.Checks.Dns.DnsOptions)),
+        ("Milter", typeof(ContentFilter.Frontends.Milter.MilterOptions)),
+        ("Policy", typeof(ContentFilter.Frontends.Policy.PolicySessionOptions)),
+        ("Greylist", typeof(ContentFilter.Checks.Greylisting.GreylistOptions)),
     };
 
     /// <summary>Validates one component section; adds messages naming the key.</summary>
     public static void Validate(string section, object options, List<string> errors)
     {
+        IEnumerable<string>? problems = options switch
+        {
+            ContentFilter.Frontends.Policy.PolicySessionOptions p => p.Validate(),
+            ContentFilter.Checks.Greylisting.GreylistOptions g => g.Validate(),
+            _ => null,
+        };
+        foreach (string p in problems ?? Array.Empty<string>())
+        {
+            errors.Add($"{section}: {p}");
+        }
         switch (options)
         {
+            case ContentFilter.Frontends.Milter.MilterOptions m:
+                try
+                {
+                    m.Validate();
+                }
+                catch (ArgumentException ex)
+                {
+                    errors.Add($"{section}: {ex.Message}");
+                }
+                break;
             case ContentFilter.Pipeline.Verdicts.VerdictPolicyOptions v:
                 if (v.SpamKillLevel < v.SpamTag2Level)
                 {

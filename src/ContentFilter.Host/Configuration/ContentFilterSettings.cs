@@ -1,3 +1,6 @@
+using ContentFilter.Frontends.Transport;
+using ContentFilter.Pipeline.Messages;
+
 namespace ContentFilter.Host.Configuration;
 
 /// <summary>The root of <c>contentfilter.json</c>. Every key has a safe default; no file is needed.</summary>
@@ -11,7 +14,7 @@ public sealed class ContentFilterSettings
     public string HostName { get; set; } = string.Empty;
 
     /// <summary>Listeners by name. Defaults: inbound 10024, originating 10026, milter 10027, policy 10023, all on 127.0.0.1.</summary>
-    public Dictionary<string, ListenerSettings> Listeners { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, ListenerOptions> Listeners { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The reinjection next hop.</summary>
     public NextHopSettings NextHop { get; set; } = new();
@@ -35,12 +38,12 @@ public sealed class ContentFilterSettings
     public MetricsSettings Metrics { get; set; } = new();
 
     /// <summary>The default listeners, used when the configuration names none of that name.</summary>
-    public static IReadOnlyDictionary<string, ListenerSettings> DefaultListeners { get; } = new Dictionary<string, ListenerSettings>(StringComparer.OrdinalIgnoreCase)
+    public static IReadOnlyDictionary<string, ListenerOptions> DefaultListeners { get; } = new Dictionary<string, ListenerOptions>(StringComparer.OrdinalIgnoreCase)
     {
-        ["inbound"] = new() { Endpoint = "127.0.0.1:10024", Protocol = ListenerProtocol.Smtp, Direction = "Inbound" },
-        ["originating"] = new() { Endpoint = "127.0.0.1:10026", Protocol = ListenerProtocol.Smtp, Direction = "Originating" },
-        ["milter"] = new() { Endpoint = "127.0.0.1:10027", Protocol = ListenerProtocol.Milter, Direction = "Inbound" },
-        ["policy"] = new() { Endpoint = "127.0.0.1:10023", Protocol = ListenerProtocol.Policy, Direction = "Inbound" },
+        ["inbound"] = new() { Name = "inbound", Endpoint = "127.0.0.1:10024", Protocol = ListenerProtocol.Smtp, Direction = MessageDirection.Inbound },
+        ["originating"] = new() { Name = "originating", Endpoint = "127.0.0.1:10026", Protocol = ListenerProtocol.Smtp, Direction = MessageDirection.Originating },
+        ["milter"] = new() { Name = "milter", Endpoint = "127.0.0.1:10027", Protocol = ListenerProtocol.Milter, Direction = MessageDirection.Inbound },
+        ["policy"] = new() { Name = "policy", Endpoint = "127.0.0.1:10023", Protocol = ListenerProtocol.Policy, Direction = MessageDirection.Inbound },
     };
 }
 
@@ -63,7 +66,7 @@ public sealed class NextHopSettings
     public int DataDoneTimeoutSeconds { get; set; } = 600;
 
     /// <summary>Idle connections kept for reuse.</summary>
-    public int MaxIdleConnections { get; set; } = 10;
+    public int MaxIdleConnections { get; set; } = 4;
 
     /// <summary>How long an idle connection is kept, seconds (below Postfix's smtpd_timeout of 300 s).</summary>
     public int IdleTimeoutSeconds { get; set; } = 60;
@@ -114,8 +117,12 @@ public sealed class LimitsSettings
     /// <summary>Seconds to wait for a command. Default 300 (RFC 5321 §4.5.3.2).</summary>
     public int CommandTimeoutSeconds { get; set; } = 300;
 
-    /// <summary>Seconds to wait for each DATA read. Default 180.</summary>
-    public int DataTimeoutSeconds { get; set; } = 180;
+    /// <summary>Seconds to wait for each DATA read. Default 300 (above Postfix's smtp_data_xfer_timeout of 180 s, so Postfix gives up first).</summary>
+    public int DataTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>Seconds from the end of DATA to our final reply: checks plus reinjection (amavis: 480). Must stay
+    /// below Postfix's <c>smtp_data_done_timeout</c> for the feed (the snippet sets 1200 s). Default 480.</summary>
+    public int MessageTimeoutSeconds { get; set; } = 480;
 
     /// <summary>Seconds each check may take. Default 120.</summary>
     public int CheckTimeoutSeconds { get; set; } = 120;

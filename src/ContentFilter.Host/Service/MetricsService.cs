@@ -1,3 +1,4 @@
+using ContentFilter.Frontends.Transport;
 using ContentFilter.Host.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,7 +23,7 @@ public sealed partial class MetricsService(MetricsSettings settings, ILogger<Met
         {
             return Task.CompletedTask;
         }
-        EndpointSpec.TryParse(settings.Endpoint, out EndpointSpec? ep, out _);
+        ListenEndpoint ep = ListenEndpoint.Parse(settings.Endpoint);
         string host = ep!.Address!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
         _bridge = new PrometheusMeterBridge();
         _server = new MetricServer(host, ep.Port, "metrics/");

@@ -51,14 +51,11 @@ public sealed partial class ReloadCoordinator : IHostedService, IDisposable
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!OperatingSystem.IsWindows())
+        _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
-            _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-            {
-                context.Cancel = true;
-                _ = Task.Run(() => ReloadAsync(CancellationToken.None));
-            });
-        }
+            context.Cancel = true;
+            _ = Task.Run(() => ReloadAsync(CancellationToken.None));
+        });
         return Task.CompletedTask;
     }
 
@@ -114,7 +111,7 @@ public sealed partial class ReloadCoordinator : IHostedService, IDisposable
             }
             foreach (var (name, l) in next.Settings.Listeners)
             {
-                if (!_config.Settings.Listeners.TryGetValue(name, out ListenerSettings? old) || old.Endpoint != l.Endpoint || old.Enabled != l.Enabled || old.Protocol != l.Protocol)
+                if (!_config.Settings.Listeners.TryGetValue(name, out ContentFilter.Frontends.Transport.ListenerOptions? old) || old.Endpoint != l.Endpoint || old.Enabled != l.Enabled || old.Protocol != l.Protocol)
                 {
                     Log.NeedsRestart(_logger, name);
                 }

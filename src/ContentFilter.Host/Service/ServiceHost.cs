@@ -9,6 +9,22 @@ namespace ContentFilter.Host.Service;
 /// <summary>Builds and runs the generic host: Serilog, systemd notify, the listeners and the pipeline.</summary>
 public static class ServiceHost
 {
+    /// <summary>
+    /// The services the command-line tools need (quarantine release, DKIM key tools): the same wiring as the
+    /// service, logging to stderr, without starting listeners.
+    /// </summary>
+    public static ServiceProvider BuildTools(LoadedConfig config)
+    {
+        Serilog.ILogger root = new LoggerConfiguration().MinimumLevel.Warning()
+            .WriteTo.Console(standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose).CreateLogger();
+        var services = new ServiceCollection();
+        services.AddSerilog(root, dispose: true);
+        ServiceWiring.Add(services, config, root);
+        services.AddSingleton<ContentFilter.Pipeline.Quarantine.QuarantineManager>();
+        services.AddSingleton<ContentFilter.Pipeline.Quarantine.IQuarantineRepository>(sp => sp.GetRequiredService<ContentFilter.Pipeline.Quarantine.FileQuarantineStore>());
+        return services.BuildServiceProvider();
+    }
+
     /// <summary>Runs until SIGTERM/SIGINT; returns the exit code.</summary>
     public static int Run(LoadedConfig config)
     {

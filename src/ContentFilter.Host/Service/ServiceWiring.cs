@@ -1,7 +1,9 @@
+using ContentFilter.Checks.Greylisting;
 using ContentFilter.Host.Configuration;
 using ContentFilter.Host.Logging;
 using ContentFilter.Pipeline.Audit;
 using ContentFilter.Pipeline.Checks;
+using ContentFilter.Pipeline.Delivery;
 using ContentFilter.Pipeline.Messages;
 using ContentFilter.Pipeline.Verdicts;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,6 +33,50 @@ public static class ServiceWiring
             services.AddSingleton(s.LocalDomains);
             services.AddHostedService<SqlLocalDomainsRefresher>();
         }
+
+        services.AddSingleton(new ContentFilter.Frontends.Delivery.NextHopOptions
+        {
+            Endpoint = s.NextHop.Endpoint,
+            HeloName = string.IsNullOrEmpty(s.NextHop.HeloName) ? hostName : s.NextHop.HeloName,
+            ConnectTimeout = TimeSpan.FromSeconds(s.NextHop.ConnectTimeoutSeconds),
+            CommandTimeout = TimeSpan.FromSeconds(s.NextHop.CommandTimeoutSeconds),
+            DataDoneTimeout = TimeSpan.FromSeconds(s.NextHop.DataDoneTimeoutSeconds),
+            MaxIdleConnections = s.NextHop.MaxIdleConnections,
+            IdleTimeout = TimeSpan.FromSeconds(s.NextHop.IdleTimeoutSeconds),
+        });
+        services.AddSingleton<INextHop, ContentFilter.Frontends.Delivery.SmtpNextHopClient>();
+        services.AddSingleton(new ContentFilter.Frontends.Delivery.DsnOptions { ReportingMta = hostName });
+        services.AddSingleton<IDsnSender, ContentFilter.Frontends.Delivery.DsnSender>();
+
+        // Quarantine: a directory store (0700/0600) keyed by mail_id, with retention.
+        services.AddSingleton(config.Get<ContentFilter.Pipeline.Quarantine.QuarantineOptions>("Quarantine"));
+        services.AddSingleton<ContentFilter.Pipeline.Quarantine.FileQuarantineStore>();
+        services.AddSingleton<ContentFilter.Pipeline.Quarantine.IQuarantineStore>(sp => sp.GetRequiredService<ContentFilter.Pipeline.Quarantine.FileQuarantineStore>());
+        services.AddHostedService<QuarantineRetentionService>();
+
+        // DNS: one resolver (with its cache) for every check.
+        services.AddSingleton(config.Get<ContentFilter.Checks.Dns.DnsOptions>("Dns"));
+        services.AddSingleton<ContentFilter.Checks.Dns.IDnsResolver, ContentFilter.Checks.Dns.DnsClientResolver>();
+
+        // Greylisting (policy server, and the milter at RCPT when enabled).
+        GreylistOptions grey = config.Get<GreylistOptions>("Greylist");
+        if (string.IsNullOrEmpty(grey.HostName))
+        {
+            grey.HostName = hostName;
+        }
+        services.AddSingleton(grey);
+        services.AddSingleton(sp => new GreylistEngine(
+            grey,
+            GreylistStoreFactory.CreateAsync(grey).GetAwaiter().GetResult(),
+            Array.Empty<IGreylistExemption>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<GreylistEngine>>(),
+            sp.GetRequiredService<IAuditSink>()));
+        services.AddSingleton<ContentFilter.Pipeline.Greylisting.IGreylist>(sp => sp.GetRequiredService<GreylistEngine>());
+        services.AddSingleton<ContentFilter.Pipeline.Policy.IReloadable>(sp => new GreylistReloadable(sp.GetRequiredService<GreylistEngine>(), grey));
+
+        services.AddSingleton<ListenerService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
 
         VerdictPolicyOptions verdict = config.Get<VerdictPolicyOptions>("Verdict");
         if (string.IsNullOrEmpty(verdict.HostName))

@@ -46,9 +46,12 @@ public sealed class VerdictPolicy
     public Verdict Decide(MessageContext context)
     {
         var verdict = new Verdict();
-        VirusScanResult? virus = context.Results.OfType<VirusScanResult>().FirstOrDefault();
-        SpamScanResult? spam = context.Results.OfType<SpamScanResult>().FirstOrDefault();
+        // A check that threw is recorded by the pipeline as a plain CheckResult under its name: match both.
+        CheckResult? virus = context.Results.FirstOrDefault(r => r is VirusScanResult || r.Check == Antivirus);
+        CheckResult? spam = context.Results.FirstOrDefault(r => r is SpamScanResult || r.Check == Spam);
         BannedContentResult? banned = context.Results.OfType<BannedContentResult>().FirstOrDefault();
+        bool originating = context.Direction == MessageDirection.Originating;
+        SpamLevels levels = ResolveLevels(context);
 
         // 1. Checks that fail closed.
         foreach (CheckResult r in context.Results)
@@ -70,10 +73,20 @@ public sealed class VerdictPolicy
             }
         }
 
-        // 2. Virus.
-        if (virus is { Status: CheckStatus.Hit })
+        // 1b. Not virus-scanned because too large: its own outcome.
+        if (virus is VirusScanResult { Oversized: true } && _options.VirusOversized == ScannerFailureAction.TempFail)
         {
-            Block(verdict, context, "INFECTED", virus.Viruses, _options.VirusAction, "5.7.1", "Message content rejected, virus found: " + string.Join(", ", virus.Viruses));
+            verdict.Action = VerdictAction.TempFail;
+            verdict.Category = "OVERSIZED";
+            verdict.Reason = $"{virus.Check}: {virus.Detail}";
+            verdict.Reply = new Reply(452, "4.3.1", "Message too large to be scanned for viruses, try again later");
+            return verdict;
+        }
+
+        // 2. Virus.
+        if (virus is VirusScanResult { Status: CheckStatus.Hit } infected)
+        {
+            Block(verdict, context, "INFECTED", infected.Viruses, _options.VirusAction, "5.7.1", "Message content rejected, virus found: " + string.Join(", ", infected.Viruses));
             if (verdict.Action != VerdictAction.Deliver)
             {
                 return verdict;
@@ -90,11 +103,15 @@ public sealed class VerdictPolicy
             }
         }
 
-        // 4. Spam.
-        if (spam is { Status: CheckStatus.Ok or CheckStatus.Hit })
+        // 4. Spam (levels of the recipients' domains; originating mail only when asked to).
+        if (spam is SpamScanResult { Status: CheckStatus.Ok or CheckStatus.Hit } scored)
         {
-            verdict.Score = spam.Score;
-            if (spam.Score >= _options.SpamKillLevel && verdict.Category == "CLEAN")
+            verdict.Score = scored.Score;
+            if (originating && !_options.BlockOriginatingSpam)
+            {
+                // Originating: recorded, not judged.
+            }
+            else if (scored.Score >= levels.Kill && verdict.Category == "CLEAN")
             {
                 Block(verdict, context, "SPAM", Array.Empty<string>(), _options.SpamAction, "5.7.1", "Message content rejected as spam");
                 if (verdict.Action != VerdictAction.Deliver)
@@ -102,7 +119,7 @@ public sealed class VerdictPolicy
                     return verdict;
                 }
             }
-            else if (spam.Score >= _options.SpamTag2Level && verdict.Category == "CLEAN")
+            else if (scored.Score >= levels.Tag2 && verdict.Category == "CLEAN")
             {
                 verdict.Category = "SPAMMY";
             }
@@ -110,8 +127,48 @@ public sealed class VerdictPolicy
 
         // 5. Deliver with tags.
         verdict.Action = VerdictAction.Deliver;
-        AddDeliveryHeaders(verdict, context, virus, spam);
+        AddDeliveryHeaders(verdict, context, virus, spam, levels);
         return verdict;
+    }
+
+    /// <summary>True when <paramref name="domain"/> is one of ours (always, when no local domains are configured).</summary>
+    public bool IsLocalDomain(string domain) => _options.LocalDomains.Count == 0 || _options.LocalDomains.Any(d => DomainMatches(d, domain));
+
+    /// <summary>The spam levels for this message from its local recipients' domains.</summary>
+    /// <remarks>Kill = the highest kill level among local recipients (blocked only if blocked for all); tag and
+    /// tag2 = the lowest (tagged if tagged for anyone). No local recipient: the global levels, and
+    /// <see cref="SpamLevels.AnyLocal"/> false so no spam headers are added.</remarks>
+    public SpamLevels ResolveLevels(MessageContext context)
+    {
+        var perRecipient = new List<(double? Tag, double Tag2, double Kill, string SubjectTag)>();
+        foreach (string domain in context.Envelope.Recipients.Select(r => r.Domain).Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            if (!IsLocalDomain(domain))
+            {
+                continue;
+            }
+            SpamLevelOverride? o = _options.DomainOverrides
+                .Where(kv => DomainMatches(kv.Key, domain))
+                .OrderByDescending(kv => kv.Key.TrimStart('.').Length)
+                .Select(kv => kv.Value)
+                .FirstOrDefault();
+            perRecipient.Add((o?.TagLevel ?? _options.SpamTagLevel, o?.Tag2Level ?? _options.SpamTag2Level, o?.KillLevel ?? _options.SpamKillLevel, o?.SubjectTag ?? _options.SpamSubjectTag));
+        }
+        if (perRecipient.Count == 0)
+        {
+            return new SpamLevels(_options.SpamTagLevel, _options.SpamTag2Level, _options.SpamKillLevel, _options.SpamSubjectTag, AnyLocal: context.Envelope.Recipients.Count == 0);
+        }
+        double? tag = perRecipient.Any(p => p.Tag is null) ? null : perRecipient.Min(p => p.Tag);
+        return new SpamLevels(tag, perRecipient.Min(p => p.Tag2), perRecipient.Max(p => p.Kill), perRecipient[0].SubjectTag, AnyLocal: true);
+    }
+
+    private static bool DomainMatches(string pattern, string domain)
+    {
+        string p = pattern.Trim().ToLowerInvariant();
+        string d = domain.ToLowerInvariant();
+        return p.StartsWith('.')
+            ? d == p[1..] || d.EndsWith(p, StringComparison.Ordinal)
+            : d == p;
     }
 
     private void Block(Verdict verdict, MessageContext context, string category, IReadOnlyList<string> names, BlockAction action, string enhanced, string text)
@@ -139,7 +196,7 @@ public sealed class VerdictPolicy
         }
     }
 
-    private void AddDeliveryHeaders(Verdict verdict, MessageContext context, VirusScanResult? virus, SpamScanResult? spam)
+    private void AddDeliveryHeaders(Verdict verdict, MessageContext context, CheckResult? virus, CheckResult? spam, SpamLevels levels)
     {
         HeaderEdits edits = verdict.Edits;
         if (context.Direction == MessageDirection.Inbound && _options.RemoveForeignSpamHeaders)
@@ -168,38 +225,47 @@ public sealed class VerdictPolicy
             }
         }
 
-        if (virus is not null && virus.Status != CheckStatus.Skipped && _options.AddVirusScannedHeader)
+        if (virus is not null && _options.AddVirusScannedHeader)
         {
-            edits.Add("X-Virus-Scanned", virus.Status == CheckStatus.Failed
-                ? $"Unchecked by ContentFilter at {_hostName}"
-                : $"ContentFilter at {_hostName}");
+            if (virus.Status == CheckStatus.Failed)
+            {
+                edits.Add("X-Virus-Scanned", $"Unchecked by ContentFilter at {_hostName}");
+            }
+            else if (virus is VirusScanResult { Oversized: true })
+            {
+                edits.Add("X-Virus-Scanned", $"Unchecked (too large) by ContentFilter at {_hostName}");
+            }
+            else if (virus.Status != CheckStatus.Skipped)
+            {
+                edits.Add("X-Virus-Scanned", $"ContentFilter at {_hostName}");
+            }
         }
 
-        if (spam is not null && context.Direction == MessageDirection.Inbound)
+        if (spam is not null && context.Direction == MessageDirection.Inbound && levels.AnyLocal)
         {
             if (spam.Status == CheckStatus.Failed)
             {
                 edits.Add("X-Spam-Status", "Unchecked");
             }
-            else if (spam.Status != CheckStatus.Skipped && (_options.SpamTagLevel is null || spam.Score >= _options.SpamTagLevel))
+            else if (spam is SpamScanResult { Status: not CheckStatus.Skipped } scored && (levels.Tag is null || scored.Score >= levels.Tag))
             {
-                bool isSpam = spam.Score >= _options.SpamTag2Level;
-                string score = spam.Score.ToString("0.###", CultureInfo.InvariantCulture);
+                bool isSpam = scored.Score >= levels.Tag2;
+                string score = scored.Score.ToString("0.###", CultureInfo.InvariantCulture);
                 edits.Add("X-Spam-Flag", isSpam ? "YES" : "NO");
                 edits.Add("X-Spam-Score", score);
-                edits.Add("X-Spam-Level", new string('*', (int)Math.Clamp(Math.Floor(spam.Score), 0, 64)));
-                string tests = spam.Rules.Count == 0 ? "none" : string.Join(",", spam.Rules);
-                edits.Add("X-Spam-Status", $"{(isSpam ? "Yes" : "No")}, score={score} tag={Format(_options.SpamTagLevel)} tag2={Format(_options.SpamTag2Level)} kill={Format(_options.SpamKillLevel)}{(spam.Truncated ? " truncated" : string.Empty)}\r\n\ttests=[{tests}]");
-                if (isSpam && _options.SpamSubjectTag.Length > 0)
+                edits.Add("X-Spam-Level", new string('*', (int)Math.Clamp(Math.Floor(scored.Score), 0, 64)));
+                string tests = scored.Rules.Count == 0 ? "none" : string.Join(",", scored.Rules);
+                edits.Add("X-Spam-Status", $"{(isSpam ? "Yes" : "No")}, score={score} tag={Format(levels.Tag)} tag2={Format(levels.Tag2)} kill={Format(levels.Kill)}{(scored.Truncated ? " truncated" : string.Empty)}\r\n\ttests=[{tests}]");
+                if (isSpam && levels.SubjectTag.Length > 0)
                 {
                     string? subject = context.Headers.Get("Subject");
                     if (subject is null)
                     {
-                        edits.Add("Subject", _options.SpamSubjectTag.TrimEnd());
+                        edits.Add("Subject", levels.SubjectTag.TrimEnd());
                     }
-                    else if (!subject.StartsWith(_options.SpamSubjectTag, StringComparison.Ordinal))
+                    else if (!subject.StartsWith(levels.SubjectTag.TrimEnd(), StringComparison.Ordinal))
                     {
-                        edits.Change("Subject", 1, _options.SpamSubjectTag + context.Headers.GetAll("Subject").First().RawValue.TrimStart(' ', '\t'));
+                        edits.Change("Subject", 1, levels.SubjectTag + context.Headers.GetAll("Subject").First().RawValue.TrimStart(' ', '\t'));
                     }
                 }
             }
@@ -208,3 +274,11 @@ public sealed class VerdictPolicy
 
     private static string Format(double? level) => level?.ToString("0.###", CultureInfo.InvariantCulture) ?? "-";
 }
+
+/// <summary>The spam levels that apply to one message (see <see cref="VerdictPolicy.ResolveLevels"/>).</summary>
+/// <param name="Tag">X-Spam-* headers from this score; null = always.</param>
+/// <param name="Tag2">Marked as spam from this score.</param>
+/// <param name="Kill">Blocked from this score.</param>
+/// <param name="SubjectTag">Subject prefix for tag2 mail.</param>
+/// <param name="AnyLocal">True when at least one recipient is in a local domain (headers are only added then).</param>
+public sealed record SpamLevels(double? Tag, double Tag2, double Kill, string SubjectTag, bool AnyLocal);

@@ -74,4 +74,39 @@ public sealed class VerdictPolicyOptions
 
     /// <summary>Host name used in added headers; empty = the machine's name.</summary>
     public string HostName { get; set; } = string.Empty;
+
+    /// <summary>A message the virus scanner did not scan because it is too large (clamd StreamMaxLength or our
+    /// MaxScanSize). Default: deliver, marked in <c>X-Virus-Scanned</c> (as clamd itself passes content over
+    /// MaxScanSize); TempFail would retry until Postfix bounces it.</summary>
+    public ScannerFailureAction VirusOversized { get; set; } = ScannerFailureAction.Accept;
+
+    /// <summary>Apply the spam kill level to originating mail too. Default false: originating mail is virus
+    /// scanned but neither tagged nor blocked as spam (amavis's ORIGINATING bank).</summary>
+    public bool BlockOriginatingSpam { get; set; }
+
+    /// <summary>Our domains (amavis <c>@local_domains_maps</c>): spam headers and levels apply to mail for them.
+    /// <c>example.com</c> matches that domain; <c>.example.com</c> also its subdomains. Empty = every recipient is local.</summary>
+    public List<string> LocalDomains { get; set; } = new();
+
+    /// <summary>Per recipient domain spam levels (same matching as <see cref="LocalDomains"/>), e.g. a stricter kill
+    /// level for one customer. With several recipients the message is blocked only at a level where every local
+    /// recipient's settings block it, and tagged as soon as one recipient's settings tag it: one verdict per message
+    /// never loses wanted mail.</summary>
+    public Dictionary<string, SpamLevelOverride> DomainOverrides { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>Spam levels for one recipient domain; null members keep the global value.</summary>
+public sealed class SpamLevelOverride
+{
+    /// <summary>Tag level (X-Spam-* headers from this score).</summary>
+    public double? TagLevel { get; set; }
+
+    /// <summary>Tag2 level (marked as spam).</summary>
+    public double? Tag2Level { get; set; }
+
+    /// <summary>Kill level (blocked).</summary>
+    public double? KillLevel { get; set; }
+
+    /// <summary>Subject tag.</summary>
+    public string? SubjectTag { get; set; }
 }

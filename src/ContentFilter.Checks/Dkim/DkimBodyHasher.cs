@@ -1,0 +1,192 @@
+using System.Security.Cryptography;
+
+namespace ContentFilter.Checks.Dkim;
+
+/// <summary>Streams a message body through body canonicalisation (RFC 6376 §3.4.3, §3.4.4) into a hash.</summary>
+/// <remarks>
+/// Constant memory whatever the body size: only the count of pending empty lines and one pending white-space flag
+/// are kept, because trailing empty lines are dropped only if nothing follows them. The optional length limit
+/// (<c>l=</c>, §3.5) stops hashing after that many canonical octets; <see cref="CanonicalLength"/> keeps counting
+/// so the verifier can tell a body shorter than <c>l=</c> (a signature that can never have been valid).
+/// </remarks>
+public sealed class DkimBodyHasher : IDisposable
+{
+    private static readonly byte[] Crlf = "\r\n"u8.ToArray();
+    private static readonly byte[] Space = " "u8.ToArray();
+
+    private readonly DkimCanonicalization _canonicalization;
+    private readonly IncrementalHash _hash;
+    private readonly long? _limit;
+    private long _hashed;
+    private long _pendingLines;
+    private bool _pendingWsp;
+    private bool _pendingCr;
+    private bool _lineHasContent;
+    private bool _anyOutput;
+    private byte[]? _result;
+
+    /// <summary>Creates a hasher.</summary>
+    /// <param name="canonicalization">Body canonicalisation.</param>
+    /// <param name="hashAlgorithm">SHA-256 or SHA-1.</param>
+    /// <param name="limit">The <c>l=</c> value, or <c>null</c> to hash the whole body.</param>
+    public DkimBodyHasher(DkimCanonicalization canonicalization, HashAlgorithmName hashAlgorithm, long? limit)
+    {
+        _canonicalization = canonicalization;
+        _hash = IncrementalHash.CreateHash(hashAlgorithm);
+        _limit = limit;
+    }
+
+    /// <summary>Octets of canonical body seen so far (not capped by <c>l=</c>).</summary>
+    public long CanonicalLength { get; private set; }
+
+    /// <summary>Feeds the next body bytes.</summary>
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        int runStart = -1;
+        for (int i = 0; i < data.Length; i++)
+        {
+            byte b = data[i];
+            bool plain = b is not ((byte)'\r' or (byte)'\n' or (byte)' ' or (byte)'\t') && !_pendingCr;
+            if (plain && (!_pendingWsp || _canonicalization == DkimCanonicalization.Simple) && _pendingLines == 0)
+            {
+                // Fast path: ordinary content bytes are copied in runs.
+                if (runStart < 0)
+                {
+                    runStart = i;
+                }
+                _lineHasContent = true;
+                continue;
+            }
+            if (runStart >= 0)
+            {
+                Emit(data[runStart..i]);
+                runStart = -1;
+            }
+            Step(b);
+        }
+        if (runStart >= 0)
+        {
+            Emit(data[runStart..]);
+        }
+    }
+
+    /// <summary>Ends the body and returns the hash (the <c>bh=</c> value, decoded).</summary>
+    public byte[] Complete()
+    {
+        if (_result is not null)
+        {
+            return _result;
+        }
+        if (_pendingCr)
+        {
+            _pendingCr = false;
+            Content((byte)'\r');
+        }
+        if (_lineHasContent)
+        {
+            // A last line without CRLF gets one (both algorithms); relaxed drops its trailing white space.
+            _pendingWsp = false;
+            Emit(Crlf);
+            _lineHasContent = false;
+        }
+        if (_canonicalization == DkimCanonicalization.Simple && !_anyOutput)
+        {
+            // §3.4.3: an empty body (or only empty lines) is a single CRLF.
+            Emit(Crlf);
+        }
+        _result = _hash.GetHashAndReset();
+        return _result;
+    }
+
+    private void Step(byte b)
+    {
+        if (_pendingCr)
+        {
+            _pendingCr = false;
+            if (b == (byte)'\n')
+            {
+                EndLine();
+                return;
+            }
+            Content((byte)'\r');
+        }
+        switch (b)
+        {
+            case (byte)'\r':
+                _pendingCr = true;
+                return;
+            case (byte)'\n':
+                EndLine(); // a bare LF is read as a line end, as after any SMTP hop
+                return;
+            case (byte)' ' or (byte)'\t' when _canonicalization == DkimCanonicalization.Relaxed:
+                _pendingWsp = true;
+                return;
+            default:
+                Content(b);
+                return;
+        }
+    }
+
+    private void Content(byte b)
+    {
+        FlushPendingLines();
+        if (_pendingWsp)
+        {
+            // Relaxed: a run of white space inside a line (or at its start) becomes one SP.
+            _pendingWsp = false;
+            Emit(Space);
+        }
+        Emit([b]);
+        _lineHasContent = true;
+    }
+
+    private void EndLine()
+    {
+        _pendingWsp = false; // relaxed: white space at the end of a line is ignored
+        if (_lineHasContent)
+        {
+            Emit(Crlf);
+            _lineHasContent = false;
+        }
+        else
+        {
+            _pendingLines++;
+        }
+    }
+
+    private void FlushPendingLines()
+    {
+        while (_pendingLines > 0)
+        {
+            _pendingLines--;
+            Emit(Crlf);
+        }
+    }
+
+    private void Emit(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length == 0)
+        {
+            return;
+        }
+        _anyOutput = true;
+        CanonicalLength += bytes.Length;
+        if (_limit is long limit)
+        {
+            long room = limit - _hashed;
+            if (room <= 0)
+            {
+                return;
+            }
+            if (bytes.Length > room)
+            {
+                bytes = bytes[..(int)room];
+            }
+        }
+        _hash.AppendData(bytes);
+        _hashed += bytes.Length;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _hash.Dispose();
+}

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ContentFilter.Testing.Daemons;
+
+/// <summary>A private clamd for tests: its own config, database copy, unix socket and loopback TCP port.</summary>
+/// <remarks>
+/// The database is a temp copy of <c>testdata/clamav/</c> (our own EICAR signatures), so no freshclam and no
+/// internet are needed (TESTKIT.md). clamd runs in the foreground as a child we started and is stopped by its pid.
+/// Ready means <c>zPING</c> on the unix socket answered <c>PONG</c> (about 0.1 s with a tiny database).
+/// </remarks>
+public sealed class ClamdInstance : IAsyncDisposable
+{
+    private readonly string _extraConfig;
+    private Process? _process;
+    private readonly StringBuilder _output = new();
+
+    private ClamdInstance(string directory, int port, string extraConfig)
+    {
+        Directory = directory;
+        TcpPort = port;
+        _extraConfig = extraConfig;
+    }
+
+    /// <summary>True when the clamd binary exists (tests skip otherwise).</summary>
+    public static bool IsAvailable => File.Exists(ClamdPath);
+
+    /// <summary>The clamd binary.</summary>
+    public static string ClamdPath { get; } = "/usr/sbin/clamd";
+
+    /// <summary>The temp folder holding config, database, socket and log.</summary>
+    public string Directory { get; }
+
+    /// <summary>The unix socket path.</summary>
+    public string SocketPath => Path.Combine(Directory, "clamd.sock");
+
+    /// <summary>The loopback TCP port.</summary>
+    public int TcpPort { get; }
+
+    /// <summary>The address in our configuration syntax: <c>unix:/tmp/.../clamd.sock</c>.</summary>
+    public string UnixAddress => "unix:" + SocketPath;
+
+    /// <summary>The TCP address: <c>127.0.0.1:PORT</c>.</summary>
+    public string TcpAddress => $"127.0.0.1:{TcpPort}";
+
+    /// <summary>True while the process runs.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>What clamd printed (for failure messages).</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Creates the instance folder and starts clamd.</summary>
+    /// <param name="extraConfig">clamd.conf lines to add (e.g. <c>StreamMaxLength 1M</c>).</param>
+    /// <param name="databaseSource">Folder of signature files; default <c>testdata/clamav</c> of the repository.</param>
+    public static async Task<ClamdInstance> StartAsync(string extraConfig = "", string? databaseSource = null)
+    {
+        string dir = System.IO.Directory.CreateTempSubdirectory("cf-clamd-").FullName;
+        string db = Path.Combine(dir, "db");
+        System.IO.Directory.CreateDirectory(db);
+        foreach (string f in System.IO.Directory.GetFiles(databaseSource ?? TestDataPath("clamav")))
+        {
+            File.Copy(f, Path.Combine(db, Path.GetFileName(f)));
+        }
+        var instance = new ClamdInstance(dir, FreeTcpPort(), extraConfig);
+        try
+        {
+            await instance.RestartAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            await instance.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return instance;
+    }
+
+    /// <summary>Starts clamd again (after <see cref="StopAsync"/>) with the same socket and port.</summary>
+    public async Task RestartAsync()
+    {
+        if (IsRunning)
+        {
+            return;
+        }
+        File.Delete(SocketPath);
+        string conf = Path.Combine(Directory, "clamd.conf");
+        File.WriteAllText(conf, $"""
+            Foreground yes
+            DatabaseDirectory {Path.Combine(Directory, "db")}
+            LocalSocket {SocketPath}
+            LocalSocketMode 666
+            TCPSocket {TcpPort}
+            TCPAddr 127.0.0.1
+            LogFile {Path.Combine(Directory, "clamd.log")}
+            PidFile {Path.Combine(Directory, "clamd.pid")}
+            SelfCheck 3600
+            {_extraConfig}
+
+            """);
+        var psi = new ProcessStartInfo(ClamdPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(conf);
+        var process = new Process { StartInfo = psi };
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"clamd exited with {process.ExitCode}: {Output}");
+            }
+            if (await PingAsync().ConfigureAwait(false))
+            {
+                return;
+            }
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+        throw new TimeoutException("clamd did not answer PING within 30 s: " + Output);
+    }
+
+    /// <summary>Stops clamd (by our pid) and waits for it to exit.</summary>
+    public async Task StopAsync()
+    {
+        Process? p = _process;
+        if (p is null)
+        {
+            return;
+        }
+        _process = null;
+        if (!p.HasExited)
+        {
+            p.Kill(entireProcessTree: true);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await p.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        p.Dispose();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task<bool> PingAsync()
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await s.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath), cts.Token).ConfigureAwait(false);
+            await s.SendAsync("zPING\0"u8.ToArray(), SocketFlags.None, cts.Token).ConfigureAwait(false);
+            byte[] buffer = new byte[16];
+            int n = await s.ReceiveAsync(buffer, SocketFlags.None, cts.Token).ConfigureAwait(false);
+            return Encoding.ASCII.GetString(buffer, 0, n) == "PONG\0";
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    /// <summary>A free loopback TCP port (bound to port 0 and released).</summary>
+    internal static int FreeTcpPort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>The path of <c>testdata/NAME</c> in the repository this test runs from.</summary>
+    public static string TestDataPath(string name) => Path.Combine(RepositoryRoot(), "testdata", name);
+
+    /// <summary>The repository root: the first folder above the test binaries holding <c>ContentFilter.sln</c>.</summary>
+    public static string RepositoryRoot()
+    {
+        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "ContentFilter.sln")))
+            {
+                return d.FullName;
+            }
+        }
+        throw new DirectoryNotFoundException("repository root (ContentFilter.sln) not found above " + AppContext.BaseDirectory);
+    }
+}
