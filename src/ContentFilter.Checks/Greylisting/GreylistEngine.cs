@@ -3,6 +3,7 @@ using System.Net;
 using System.Reflection;
 using ContentFilter.Pipeline.Audit;
 using ContentFilter.Pipeline.Greylisting;
+using ContentFilter.Pipeline.Policy;
 using Microsoft.Extensions.Logging;
 
 namespace ContentFilter.Checks.Greylisting;
@@ -16,7 +17,7 @@ namespace ContentFilter.Checks.Greylisting;
 /// <para>Store errors propagate: the policy session then closes without an answer and Postfix applies its
 /// default action, instead of us guessing one.</para>
 /// </remarks>
-public sealed partial class GreylistEngine : IGreylist
+public sealed partial class GreylistEngine : IGreylist, IReloadable
 {
     private const int InstancesKept = 10;
     private static readonly string Version = typeof(GreylistEngine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "1.0";
@@ -82,6 +83,29 @@ public sealed partial class GreylistEngine : IGreylist
         }
         _whitelists = lists;
         Log.WhitelistsLoaded(_logger, lists.ClientEntries, lists.RecipientEntries);
+    }
+
+    /// <inheritdoc />
+    public string Name => "greylist";
+
+    /// <summary>SIGHUP through the host's reload coordinator: reads the whitelist files and refuses any problem.</summary>
+    /// <remarks>
+    /// Stricter than <see cref="Reload"/>: a bad line or an unreadable file throws, so the lists in force stay as
+    /// they were rather than silently losing entries (the admin sees the error from <c>systemctl reload</c>'s log).
+    /// </remarks>
+    public ValueTask<Action> PrepareAsync(CancellationToken cancellationToken)
+    {
+        var warnings = new List<string>();
+        GreylistWhitelists lists = GreylistWhitelists.Load(_options.WhitelistClientFiles, _options.WhitelistRecipientFiles, warnings);
+        if (warnings.Count > 0)
+        {
+            throw new InvalidDataException(string.Join("; ", warnings));
+        }
+        return ValueTask.FromResult<Action>(() =>
+        {
+            _whitelists = lists;
+            Log.WhitelistsLoaded(_logger, lists.ClientEntries, lists.RecipientEntries);
+        });
     }
 
     /// <summary>Replaces the whitelists (tests, or lists built from configuration).</summary>

@@ -25,10 +25,21 @@ public sealed class VerdictPolicy
     private readonly string _hostName;
     private readonly string _authServId;
 
+    private readonly Policy.LocalDomains? _localDomains;
+
     /// <summary>Creates the policy.</summary>
     public VerdictPolicy(VerdictPolicyOptions options)
+        : this(options, null)
+    {
+    }
+
+    /// <summary>Creates the policy with the site's shared, refreshable set of local domains.</summary>
+    /// <remarks>When <paramref name="localDomains"/> holds entries it decides which recipients are local; otherwise
+    /// <see cref="VerdictPolicyOptions.LocalDomains"/> does, and when both are empty every recipient is local.</remarks>
+    public VerdictPolicy(VerdictPolicyOptions options, Policy.LocalDomains? localDomains)
     {
         _options = options;
+        _localDomains = localDomains;
         _hostName = string.IsNullOrEmpty(options.HostName) ? Environment.MachineName : options.HostName;
         _authServId = string.IsNullOrEmpty(options.AuthServId) ? _hostName : options.AuthServId;
     }
@@ -132,7 +143,9 @@ public sealed class VerdictPolicy
     }
 
     /// <summary>True when <paramref name="domain"/> is one of ours (always, when no local domains are configured).</summary>
-    public bool IsLocalDomain(string domain) => _options.LocalDomains.Count == 0 || _options.LocalDomains.Any(d => DomainMatches(d, domain));
+    public bool IsLocalDomain(string domain) => _localDomains is { Count: > 0 }
+        ? _localDomains.IsLocal(domain)
+        : _options.LocalDomains.Count == 0 || _options.LocalDomains.Any(d => DomainMatches(d, domain));
 
     /// <summary>The spam levels for this message from its local recipients' domains.</summary>
     /// <remarks>Kill = the highest kill level among local recipients (blocked only if blocked for all); tag and

@@ -144,6 +144,37 @@ public class GreylistEngineTests : IClassFixture<GreylistStoreFixture>
     }
 
     [Fact]
+    public async Task PrepareAsync_BadLine_ThrowsAndKeepsListsInForce()
+    {
+        string dir = Directory.CreateTempSubdirectory("cf-reload-").FullName;
+        try
+        {
+            string clients = Path.Combine(dir, "whitelist_clients");
+            File.WriteAllText(clients, "example.com\n");
+            var time = new FakeTimeProvider(Start);
+            GreylistEngine engine = Engine(time, configure: o => { o.WhitelistClientFiles = [clients]; o.WhitelistRecipientFiles = []; });
+
+            File.WriteAllText(clients, "example.org\nthis is not valid\n");
+            InvalidDataException error = await Assert.ThrowsAsync<InvalidDataException>(async () => await engine.PrepareAsync(CancellationToken.None));
+            GreylistDecision kept = await engine.CheckAsync(Request, CancellationToken.None);
+            File.WriteAllText(clients, "example.org\n");
+            Action commit = await engine.PrepareAsync(CancellationToken.None);
+            GreylistDecision beforeCommit = await engine.CheckAsync(Request with { Recipient = "x@example.net" }, CancellationToken.None);
+            commit();
+            GreylistDecision afterCommit = await engine.CheckAsync(Request with { Recipient = "y@example.net" }, CancellationToken.None);
+
+            Assert.Contains("line 2", error.Message);
+            Assert.Equal("client whitelist", kept.Reason);
+            Assert.Equal("client whitelist", beforeCommit.Reason);
+            Assert.Equal("new", afterCommit.Reason);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task CustomText_PercentRAndPercentS_Substituted()
     {
         var time = new FakeTimeProvider(Start);

@@ -146,6 +146,21 @@ public class GreylistStoreTests : IClassFixture<GreylistStoreFixture>
     }
 
     [Fact]
+    public async Task Redis_Unreachable_EngineThrowsSoThePolicyDoorSendsNothing()
+    {
+        int port;
+        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        await using IGreylistStore store = await RedisGreylistStore.ConnectAsync($"127.0.0.1:{port},connectTimeout=300,asyncTimeout=500,connectRetry=0", "x:");
+        GreylistEngine engine = Engine(store, new FakeTimeProvider(Start));
+
+        await Assert.ThrowsAnyAsync<RedisException>(() => engine.CheckAsync(Request, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Sqlite_Expire_RemovesOldAndUnpassedRecords()
     {
         string path = _fixture.NewSqlitePath();

@@ -203,4 +203,16 @@ public class VerdictPolicyScanningTests
         string? shown = v.Edits.OfType<HeaderEdit.Add>().FirstOrDefault(e => e.Name == "X-Spam-Flag")?.Value;
         Assert.Equal(flag, shown ?? string.Empty);
     }
+
+    [Fact]
+    public async Task Decide_SharedLocalDomainsSet_UsedForLocalness()
+    {
+        var shared = new ContentFilter.Pipeline.Policy.LocalDomains(new[] { "example.net" });
+        MessageContext local = await ContextAsync(FrontDoor.Smtp, MessageDirection.Inbound, new[] { "b@example.net" }, Virus(CheckStatus.Ok), SpamResult(1));
+        MessageContext foreign = await ContextAsync(FrontDoor.Smtp, MessageDirection.Inbound, new[] { "b@other.example" }, Virus(CheckStatus.Ok), SpamResult(1));
+        var policy = new VerdictPolicy(new VerdictPolicyOptions { HostName = "h" }, shared);
+
+        Assert.Contains(policy.Decide(local).Edits.OfType<HeaderEdit.Add>(), e => e.Name == "X-Spam-Flag");
+        Assert.DoesNotContain(policy.Decide(foreign).Edits.OfType<HeaderEdit.Add>(), e => e.Name == "X-Spam-Flag");
+    }
 }
