@@ -100,7 +100,7 @@ public sealed partial class ReloadCoordinator : IHostedService, IDisposable
             {
                 verdict.HostName = _policy.HostName;
             }
-            _policy = new VerdictPolicy(verdict);
+            _policy = new VerdictPolicy(verdict, _localDomains);
             if (next.Settings.LocalDomains.Sql.ConnectionString.Length == 0)
             {
                 _localDomains.Replace(next.Settings.LocalDomains.Domains);

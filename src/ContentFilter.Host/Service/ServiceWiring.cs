@@ -68,12 +68,14 @@ public static class ServiceWiring
         services.AddSingleton(sp => new GreylistEngine(
             grey,
             GreylistStoreFactory.CreateAsync(grey).GetAwaiter().GetResult(),
-            Array.Empty<IGreylistExemption>(),
+            grey.FcrdnsDomains.Count > 0
+                ? new IGreylistExemption[] { new FcrdnsGreylistExemption(sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), grey.FcrdnsDomains) }
+                : Array.Empty<IGreylistExemption>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<GreylistEngine>>(),
             sp.GetRequiredService<IAuditSink>()));
         services.AddSingleton<ContentFilter.Pipeline.Greylisting.IGreylist>(sp => sp.GetRequiredService<GreylistEngine>());
-        services.AddSingleton<ContentFilter.Pipeline.Policy.IReloadable>(sp => new GreylistReloadable(sp.GetRequiredService<GreylistEngine>(), grey));
+        services.AddSingleton<ContentFilter.Pipeline.Policy.IReloadable>(sp => sp.GetRequiredService<GreylistEngine>());
 
         AddChecks(services, config, hostName);
 
@@ -85,7 +87,7 @@ public static class ServiceWiring
         {
             verdict.HostName = hostName;
         }
-        var policy = new VerdictPolicy(verdict);
+        var policy = new VerdictPolicy(verdict, localDomains);
         services.AddSingleton(policy);
         services.AddSingleton(sp => new ReloadCoordinator(config, policy, localDomains, sp.GetServices<ContentFilter.Pipeline.Policy.IReloadable>(), sp.GetRequiredService<ILogger<ReloadCoordinator>>(), sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>()));
         services.AddHostedService(sp => sp.GetRequiredService<ReloadCoordinator>());

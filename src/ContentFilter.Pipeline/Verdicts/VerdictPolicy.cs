@@ -21,6 +21,9 @@ public sealed class VerdictPolicy
     /// <summary>Banned content check name.</summary>
     public const string Banned = "banned";
 
+    /// <summary>Checks whose failure never holds mail (they add results to Authentication-Results, nothing more).</summary>
+    private static readonly HashSet<string> AuthenticationChecks = new(StringComparer.Ordinal) { "spf", "dkim", "dmarc", "arc" };
+
     private readonly VerdictPolicyOptions _options;
     private readonly string _hostName;
     private readonly string _authServId;
@@ -71,9 +74,12 @@ public sealed class VerdictPolicy
             {
                 continue;
             }
+            // Authentication checks (by type or, when they threw, by name) fail open: a DNS outage must not
+            // hold mail; they simply contribute no result. Scanners follow their configured failure action.
             bool failOpen = r is SpamScanResult || r.Check == Spam
                 ? _options.SpamScannerFailure == ScannerFailureAction.Accept
-                : r is AuthResult || (r is VirusScanResult || r.Check == Antivirus ? _options.VirusScannerFailure == ScannerFailureAction.Accept : false);
+                : r is AuthResult || AuthenticationChecks.Contains(r.Check)
+                    || (r is VirusScanResult || r.Check == Antivirus ? _options.VirusScannerFailure == ScannerFailureAction.Accept : false);
             if (!failOpen)
             {
                 verdict.Action = VerdictAction.TempFail;
@@ -133,6 +139,32 @@ public sealed class VerdictPolicy
             else if (scored.Score >= levels.Tag2 && verdict.Category == "CLEAN")
             {
                 verdict.Category = "SPAMMY";
+            }
+        }
+
+        // 4b. DMARC enforcement (off by default: record and tag only). Only a real "fail" on inbound mail, never
+        // temperror/permerror/none; p=reject -> 550 5.7.1, p=quarantine -> quarantined, not delivered.
+        if (_options.EnforceDmarc && !originating
+            && context.Results.OfType<AuthResult>().FirstOrDefault(a => a.Check == "dmarc") is { } dmarc
+            && dmarc.Results.Any(m => m.Method == "dmarc" && m.Result == "fail"))
+        {
+            string from = dmarc.Results.SelectMany(m => m.Properties).FirstOrDefault(p => p.Key == "header.from").Value ?? "the From domain";
+            if (dmarc.RequestedPolicy == "reject")
+            {
+                verdict.Action = VerdictAction.Reject;
+                verdict.Category = "OTHER";
+                verdict.Reason = "DMARC policy reject";
+                verdict.Reply = new Reply(550, "5.7.1", $"Message rejected by DMARC policy of {from}");
+                return verdict;
+            }
+            if (dmarc.RequestedPolicy == "quarantine")
+            {
+                verdict.Action = VerdictAction.Discard;
+                verdict.Category = "OTHER";
+                verdict.Quarantine = true;
+                verdict.Reason = "DMARC policy quarantine";
+                verdict.Reply = new Reply(250, "2.7.0", $"Ok, quarantined, id={context.MailId} - DMARC policy of {from}");
+                return verdict;
             }
         }
 
