@@ -20,19 +20,20 @@ public sealed class ContentFilterProcess : IAsyncDisposable
 {
     private const int SIGKILL = 9;
     private const int SIGTERM = 15;
-    private readonly Func<string, bool> _isKnownSection;
+    private readonly Func<string, string?, bool> _isKnown;
     private Process? _process;
 
     /// <summary>Prepares (does not start) an instance whose next hop is 127.0.0.1:<paramref name="nextHopPort"/>.</summary>
     /// <param name="nextHopPort">The reinjection port (a Postfix reinjection smtpd, or a closed port for failure tests).</param>
-    /// <param name="isKnownSection">
-    /// Which top-level sections the service under test knows. Unknown keys are configuration errors, so the
-    /// "check off" sections (<c>Antivirus</c>, <c>Spam</c> ...) are written only for sections it knows; null = all.
+    /// <param name="isKnown">
+    /// Whether the service under test knows a top-level section (key null) or a key of it. Unknown keys are
+    /// configuration errors, so the "check off" switches (<see cref="CheckSwitches"/>) are written only where the
+    /// service knows them; null = assume all are known.
     /// </param>
     /// <param name="binary">Path of <c>contentfilter.dll</c>; default: beside the test assembly.</param>
-    public ContentFilterProcess(int nextHopPort, Func<string, bool>? isKnownSection = null, string? binary = null)
+    public ContentFilterProcess(int nextHopPort, Func<string, string?, bool>? isKnown = null, string? binary = null)
     {
-        _isKnownSection = isKnownSection ?? (_ => true);
+        _isKnown = isKnown ?? ((_, _) => true);
         RootDirectory = Directory.CreateTempSubdirectory("cf-service-").FullName;
         Binary = binary ?? Path.Combine(AppContext.BaseDirectory, "contentfilter.dll");
         int[] ports = TestPaths.FreePorts(2);
@@ -42,8 +43,8 @@ public sealed class ContentFilterProcess : IAsyncDisposable
         Config = DefaultConfig();
     }
 
-    /// <summary>The check sections the default configuration turns off, with the key that does it.</summary>
-    public static IReadOnlyList<(string Section, string Key)> CheckSections { get; } =
+    /// <summary>Switches the default configuration sets to false wherever the service knows them: every check off, no metrics port.</summary>
+    public static IReadOnlyList<(string Section, string Key)> CheckSwitches { get; } =
     [
         ("Antivirus", "Enabled"), ("Spam", "Enabled"), ("Banned", "Enabled"), ("Dkim", "Verify"), ("Spf", "Enabled"),
         ("Dmarc", "Enabled"), ("Arc", "Verify"), ("Metrics", "Enabled"),
@@ -341,15 +342,28 @@ public sealed class ContentFilterProcess : IAsyncDisposable
             ["Audit"] = new JsonObject { ["File"] = AuditFile },
             ["Logging"] = new JsonObject { ["Level"] = "Debug" },
         };
-        if (_isKnownSection("LocalDomains"))
+        if (_isKnown("LocalDomains", "Domains"))
         {
             config["LocalDomains"] = new JsonObject { ["Domains"] = new JsonArray("dest.test") };
         }
-        foreach (var (section, key) in CheckSections)
+        // Every path the service writes goes into this instance's directory, never /var/lib.
+        foreach (var (section, key, file) in new[] { ("Quarantine", "Directory", "quarantine"), ("Greylist", "SqlitePath", "greylist.db") })
         {
-            if (_isKnownSection(section))
+            if (_isKnown(section, null) && _isKnown(section, key))
             {
-                config[section] = new JsonObject { [key] = false };
+                config[section] = new JsonObject { [key] = Path.Combine(RootDirectory, file) };
+            }
+        }
+        foreach (var (section, key) in CheckSwitches)
+        {
+            if (_isKnown(section, null) && _isKnown(section, key))
+            {
+                if (config[section] is not JsonObject obj)
+                {
+                    obj = new JsonObject();
+                    config[section] = obj;
+                }
+                obj[key] = false;
             }
         }
         return config;
