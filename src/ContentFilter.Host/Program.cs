@@ -21,6 +21,8 @@ public static class Program
                contentfilter quarantine list | show ID | release ID [--to RCPT[,RCPT]] | delete ID
                contentfilter dkim keygen --domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--out DIR]
                contentfilter dkim testkey --domain D --selector S --key FILE
+               contentfilter status [--config FILE]       one line per listener and peer (clamd, spamd, next hop,
+                                                          Redis, DNS); exit 1 when any fails
                contentfilter version
         Environment overrides: CONTENTFILTER_<Section>__<Key>=value (e.g. CONTENTFILTER_NextHop__Endpoint=127.0.0.1:10025)
         """;
@@ -57,6 +59,7 @@ public static class Program
                 "report" => Report(cl),
                 "quarantine" => Quarantine(cl),
                 "dkim" => Dkim(cl),
+                "status" => LoadOrReport(cl) is { } sc ? StatusCommand.RunAsync(sc, Console.Out, CancellationToken.None).GetAwaiter().GetResult() : 2,
                 _ => throw new UsageException($"unknown command '{verb}'"),
             };
         }
@@ -180,16 +183,18 @@ public static class Program
         }
         string action = cl.Arguments.Count > 1 ? cl.Arguments[1] : throw new UsageException("quarantine needs list, show, release or delete");
         string Id() => cl.Arguments.Count > 2 ? cl.Arguments[2] : throw new UsageException($"quarantine {action} needs a quarantine id");
-        using Microsoft.Extensions.DependencyInjection.ServiceProvider sp = ServiceHost.BuildTools(config);
-        var manager = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ContentFilter.Pipeline.Quarantine.QuarantineManager>(sp);
-        ContentFilter.Pipeline.Quarantine.QuarantineCommandResult result = action switch
+        ContentFilter.Pipeline.Quarantine.QuarantineCommandResult result = ServiceHost.WithToolsAsync(config, async sp =>
         {
-            "list" => manager.List(),
-            "show" => manager.Show(Id()),
-            "release" => manager.ReleaseAsync(Id(), cl.Get("to")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), CancellationToken.None).GetAwaiter().GetResult(),
-            "delete" => manager.Delete(Id()),
-            _ => throw new UsageException($"unknown quarantine action '{action}'"),
-        };
+            var manager = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ContentFilter.Pipeline.Quarantine.QuarantineManager>(sp);
+            return action switch
+            {
+                "list" => manager.List(),
+                "show" => manager.Show(Id()),
+                "release" => await manager.ReleaseAsync(Id(), cl.Get("to")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), CancellationToken.None).ConfigureAwait(false),
+                "delete" => manager.Delete(Id()),
+                _ => throw new UsageException($"unknown quarantine action '{action}'"),
+            };
+        }).GetAwaiter().GetResult();
         (result.Success ? Console.Out : Console.Error).WriteLine(result.Text.TrimEnd());
         return result.Success ? 0 : 1;
     }
@@ -212,12 +217,12 @@ public static class Program
                 {
                     return 2;
                 }
-                using (Microsoft.Extensions.DependencyInjection.ServiceProvider sp = ServiceHost.BuildTools(config))
+                return ServiceHost.WithToolsAsync(config, async sp =>
                 {
                     var dns = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(sp);
                     var tool = new ContentFilter.Checks.Dkim.DkimKeyTool(dns, config.Get<ContentFilter.Checks.Dkim.DkimOptions>("Dkim").MinimumKeyBits);
-                    return tool.TestKeyAsync(cl.Require("domain"), cl.Require("selector"), cl.Require("key"), CancellationToken.None).GetAwaiter().GetResult().Print(Console.Out);
-                }
+                    return (await tool.TestKeyAsync(cl.Require("domain"), cl.Require("selector"), cl.Require("key"), CancellationToken.None).ConfigureAwait(false)).Print(Console.Out);
+                }).GetAwaiter().GetResult();
             default:
                 throw new UsageException($"unknown dkim action '{action}'");
         }

@@ -41,24 +41,24 @@ public sealed class ClamAvOptions
         {
             if (!ScannerEndpoint.TryParse(s, 3310, out _, out string? error))
             {
-                errors.Add($"ClamAv:Servers: {error}");
+                errors.Add($"Servers: {error}");
             }
         }
         if (ConnectTimeout <= TimeSpan.Zero)
         {
-            errors.Add("ClamAv:ConnectTimeout must be positive");
+            errors.Add("ConnectTimeout must be positive");
         }
         if (Timeout <= TimeSpan.Zero)
         {
-            errors.Add("ClamAv:Timeout must be positive");
+            errors.Add("Timeout must be positive");
         }
         if (ChunkSize is < 1024 or > 16 * 1024 * 1024)
         {
-            errors.Add("ClamAv:ChunkSize must be between 1024 and 16777216");
+            errors.Add("ChunkSize must be between 1024 and 16777216");
         }
         if (MaxScanSize <= 0)
         {
-            errors.Add("ClamAv:MaxScanSize must be positive");
+            errors.Add("MaxScanSize must be positive");
         }
         return errors;
     }

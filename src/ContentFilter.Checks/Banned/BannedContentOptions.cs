@@ -1,6 +1,6 @@
 namespace ContentFilter.Checks.Banned;
 
-/// <summary>Rules and limits of the <c>banned</c> check (config section <c>ContentFilter:Banned</c>).</summary>
+/// <summary>Rules and limits of the <c>banned</c> check (config section <c>Banned</c>).</summary>
 /// <remarks>
 /// The default extension list follows amavisd-new's <c>$banned_filename_re</c> defaults (exe vbs pif scr bat cmd com
 /// cpl dll, plus the scripting hosts js jse wsf wsh hta) and adds what malware campaigns moved to since: msi/msp

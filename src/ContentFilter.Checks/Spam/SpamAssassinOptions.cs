@@ -13,7 +13,7 @@ public enum SpamOversizedMode
     Skip,
 }
 
-/// <summary>Settings of the spamd client and the <c>spamassassin</c> check (config section <c>ContentFilter:SpamAssassin</c>).</summary>
+/// <summary>Settings of the spamd client and the <c>spamassassin</c> check (config section <c>Spam</c>).</summary>
 public sealed class SpamAssassinOptions
 {
     /// <summary>Run the spam scan. Default true (a scanner failure fails open, marked Unchecked).</summary>
@@ -59,28 +59,28 @@ public sealed class SpamAssassinOptions
         {
             if (!ScannerEndpoint.TryParse(s, 783, out _, out string? error))
             {
-                errors.Add($"SpamAssassin:Servers: {error}");
+                errors.Add($"Servers: {error}");
             }
         }
         if (ConnectTimeout <= TimeSpan.Zero || Timeout <= TimeSpan.Zero)
         {
-            errors.Add("SpamAssassin:ConnectTimeout and Timeout must be positive");
+            errors.Add("ConnectTimeout and Timeout must be positive");
         }
         if (MaxSize < 1024)
         {
-            errors.Add("SpamAssassin:MaxSize must be at least 1024");
+            errors.Add("MaxSize must be at least 1024");
         }
         if (Command is not (SpamdCommand.Symbols or SpamdCommand.Report))
         {
-            errors.Add("SpamAssassin:Command must be Symbols or Report");
+            errors.Add("Command must be Symbols or Report");
         }
         if (!string.IsNullOrEmpty(User) && (User.Length > 255 || User.Any(c => c < 0x21 || c > 0x7E)))
         {
-            errors.Add("SpamAssassin:User must be printable ASCII without spaces");
+            errors.Add("User must be printable ASCII without spaces");
         }
         if (ChunkSize is < 1024 or > 16 * 1024 * 1024)
         {
-            errors.Add("SpamAssassin:ChunkSize must be between 1024 and 16777216");
+            errors.Add("ChunkSize must be between 1024 and 16777216");
         }
         return errors;
     }

@@ -10,10 +10,11 @@ namespace ContentFilter.Host.Service;
 
 /// <summary>Holds the configuration in force and swaps it on SIGHUP (and <c>systemctl reload</c>).</summary>
 /// <remarks>
-/// A reload re-reads the file, validates it completely, prepares every <see cref="IReloadable"/> (whitelists, DKIM
-/// tables and keys), and only then swaps: a broken file or key leaves the old configuration serving, with a log line
-/// naming the problem. Connections and in-flight mail are not touched; each message uses the policy that was in
-/// force when its checks began. Listener endpoints need a restart (logged when they changed).
+/// A reload re-reads the file, validates it completely, prepares every <see cref="IReloadable"/> (today: the greylist
+/// whitelist files), and only then swaps: a broken file leaves the old configuration serving, with a log line naming
+/// the problem. What a reload changes: the <c>Verdict</c> section, the static <c>LocalDomains:Domains</c> and the
+/// greylist whitelists; DKIM key files are re-read by the signer when they change on disk. Other sections (scanners,
+/// DKIM tables, limits, listeners) need a restart. Connections and in-flight mail are not touched.
 /// </remarks>
 public sealed partial class ReloadCoordinator : IHostedService, IDisposable
 {

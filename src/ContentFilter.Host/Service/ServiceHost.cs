@@ -18,11 +18,19 @@ public static class ServiceHost
         Serilog.ILogger root = new LoggerConfiguration().MinimumLevel.Warning()
             .WriteTo.Console(standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose).CreateLogger();
         var services = new ServiceCollection();
+        services.AddLogging();
         services.AddSerilog(root, dispose: true);
         ServiceWiring.Add(services, config, root);
         services.AddSingleton<ContentFilter.Pipeline.Quarantine.QuarantineManager>();
         services.AddSingleton<ContentFilter.Pipeline.Quarantine.IQuarantineRepository>(sp => sp.GetRequiredService<ContentFilter.Pipeline.Quarantine.FileQuarantineStore>());
-        return services.BuildServiceProvider();
+        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+    }
+
+    /// <summary>Runs <paramref name="action"/> with the tools' services and disposes them asynchronously (the next-hop pool closes its connections).</summary>
+    public static async Task<T> WithToolsAsync<T>(LoadedConfig config, Func<IServiceProvider, Task<T>> action)
+    {
+        await using ServiceProvider sp = BuildTools(config);
+        return await action(sp).ConfigureAwait(false);
     }
 
     /// <summary>Runs until SIGTERM/SIGINT; returns the exit code.</summary>

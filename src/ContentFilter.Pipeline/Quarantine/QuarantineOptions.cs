@@ -1,6 +1,6 @@
 namespace ContentFilter.Pipeline.Quarantine;
 
-/// <summary>Where and how long blocked mail is kept (config section <c>ContentFilter:Quarantine</c>).</summary>
+/// <summary>Where and how long blocked mail is kept (config section <c>Quarantine</c>).</summary>
 public sealed class QuarantineOptions
 {
     /// <summary>The quarantine directory, created 0700; files are 0600 (they hold hostile content and private mail).

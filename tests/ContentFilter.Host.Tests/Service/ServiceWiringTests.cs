@@ -1,0 +1,41 @@
+using ContentFilter.Host.Configuration;
+using ContentFilter.Host.Service;
+using ContentFilter.Pipeline.Checks;
+using ContentFilter.Pipeline.Quarantine;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ContentFilter.Host.Tests.Service;
+
+public sealed class ServiceWiringTests
+{
+    [Fact]
+    public async Task BuildTools_Defaults_ResolvesEveryComponent()
+    {
+        LoadedConfig config = ConfigLoader.Load(null, new Dictionary<string, string?>(), readDefaultFile: false);
+        await using ServiceProvider sp = ServiceHost.BuildTools(config);
+
+        Assert.NotNull(sp.GetRequiredService<QuarantineManager>());
+        Assert.NotNull(sp.GetRequiredService<CheckPipeline>());
+        // Default run order: authentication first (DMARC reads SPF and DKIM), then content.
+        Assert.Equal(new[] { "spf", "dkim", "arc", "dmarc", "banned", "clamav", "spamassassin" }, sp.GetServices<ICheck>().Select(c => c.Name));
+        Assert.Empty(sp.GetServices<IMessageFinisher>());
+    }
+
+    [Fact]
+    public async Task BuildTools_ChecksOff_RegistersNone()
+    {
+        LoadedConfig config = ConfigLoader.Load(null, new Dictionary<string, string?>
+        {
+            ["CONTENTFILTER_Antivirus__Enabled"] = "false",
+            ["CONTENTFILTER_Spam__Enabled"] = "false",
+            ["CONTENTFILTER_Banned__Enabled"] = "false",
+            ["CONTENTFILTER_Dkim__Verify"] = "false",
+            ["CONTENTFILTER_Arc__Verify"] = "false",
+            ["CONTENTFILTER_Spf__Enabled"] = "false",
+            ["CONTENTFILTER_Dmarc__Enabled"] = "false",
+        }, readDefaultFile: false);
+        Assert.Empty(config.Errors);
+        await using ServiceProvider sp = ServiceHost.BuildTools(config);
+        Assert.Empty(sp.GetServices<ICheck>());
+    }
+}
