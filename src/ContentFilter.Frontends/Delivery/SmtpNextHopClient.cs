@@ -641,7 +641,7 @@ public sealed partial class SmtpNextHopClient : INextHop, IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Next hop {Peer} accepted the message for {Count} recipient(s), queued as {QueuedAs}")]
+        [LoggerMessage(EventId = 3101, Level = LogLevel.Debug, Message = "Next hop {Peer} accepted the message for {Count} recipient(s), queued as {QueuedAs}")]
         public static partial void Delivered(ILogger logger, string peer, int count, string queuedAs);
 
         [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Next hop {Peer} failed ({Failure}): {Detail}")]

@@ -18,7 +18,7 @@ public static class LoggingSetup
             .Enrich.FromLogContext();
         if (settings.Json)
         {
-            config = config.WriteTo.Console(new Serilog.Formatting.Compact.CompactJsonFormatter());
+            config = config.WriteTo.Async(a => a.Console(new Serilog.Formatting.Compact.CompactJsonFormatter()));
         }
         else
         {
@@ -26,7 +26,8 @@ public static class LoggingSetup
             string template = journal
                 ? "{Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}"
                 : "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}";
-            config = config.WriteTo.Console(outputTemplate: template, standardErrorFromLevel: LogEventLevel.Fatal);
+            // Async: a slow terminal or journal must not stall SMTP sessions (each message logs its audit line).
+            config = config.WriteTo.Async(a => a.Console(outputTemplate: template, standardErrorFromLevel: LogEventLevel.Fatal));
         }
         return config.CreateLogger();
     }

@@ -28,7 +28,9 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
             }
             _file = new LoggerConfiguration()
                 .MinimumLevel.Information()
-                .WriteTo.File(new Serilog.Formatting.Compact.CompactJsonFormatter(), auditFile, flushToDiskInterval: TimeSpan.FromSeconds(1), buffered: false, shared: true)
+                // Unbuffered: every record is in the file when the message is done. Shared, because the
+                // quarantine CLI (another process) audits releases into the same file while the service runs.
+                .WriteTo.File(new Serilog.Formatting.Compact.CompactJsonFormatter(), auditFile, buffered: false, shared: true)
                 .CreateLogger();
         }
     }
