@@ -180,16 +180,25 @@ public static class Program
         }
         string action = cl.Arguments.Count > 1 ? cl.Arguments[1] : throw new UsageException("quarantine needs list, show, release or delete");
         string Id() => cl.Arguments.Count > 2 ? cl.Arguments[2] : throw new UsageException($"quarantine {action} needs a quarantine id");
-        using Microsoft.Extensions.DependencyInjection.ServiceProvider sp = ServiceHost.BuildTools(config);
-        var manager = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ContentFilter.Pipeline.Quarantine.QuarantineManager>(sp);
-        ContentFilter.Pipeline.Quarantine.QuarantineCommandResult result = action switch
+        // The next-hop client (for release) is IAsyncDisposable only: a synchronous Dispose of the container throws.
+        Microsoft.Extensions.DependencyInjection.ServiceProvider sp = ServiceHost.BuildTools(config);
+        ContentFilter.Pipeline.Quarantine.QuarantineCommandResult result;
+        try
         {
-            "list" => manager.List(),
-            "show" => manager.Show(Id()),
-            "release" => manager.ReleaseAsync(Id(), cl.Get("to")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), CancellationToken.None).GetAwaiter().GetResult(),
-            "delete" => manager.Delete(Id()),
-            _ => throw new UsageException($"unknown quarantine action '{action}'"),
-        };
+            var manager = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ContentFilter.Pipeline.Quarantine.QuarantineManager>(sp);
+            result = action switch
+            {
+                "list" => manager.List(),
+                "show" => manager.Show(Id()),
+                "release" => manager.ReleaseAsync(Id(), cl.Get("to")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), CancellationToken.None).GetAwaiter().GetResult(),
+                "delete" => manager.Delete(Id()),
+                _ => throw new UsageException($"unknown quarantine action '{action}'"),
+            };
+        }
+        finally
+        {
+            sp.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
         (result.Success ? Console.Out : Console.Error).WriteLine(result.Text.TrimEnd());
         return result.Success ? 0 : 1;
     }

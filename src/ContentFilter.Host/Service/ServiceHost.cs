@@ -18,6 +18,8 @@ public static class ServiceHost
         Serilog.ILogger root = new LoggerConfiguration().MinimumLevel.Warning()
             .WriteTo.Console(standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose).CreateLogger();
         var services = new ServiceCollection();
+        // AddSerilog replaces the logger factory only; ILogger<T> itself comes from AddLogging (the generic host adds it for the service).
+        services.AddLogging();
         services.AddSerilog(root, dispose: true);
         ServiceWiring.Add(services, config, root);
         services.AddSingleton<ContentFilter.Pipeline.Quarantine.QuarantineManager>();
