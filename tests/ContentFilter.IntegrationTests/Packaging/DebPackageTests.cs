@@ -57,6 +57,17 @@ public sealed class DebPackageTests
             Assert.True(check.ExitCode == 0, check.StandardOutput + check.StandardError);
 
             await RelayOneMessageAsServiceUserAsync();
+
+            // Remove (not purge) keeps what admins edited or collected: configuration, user, spool, state, logs.
+            (await Run("dpkg", ["-r", Package], TimeSpan.FromSeconds(120))).EnsureSuccess();
+            Assert.False(File.Exists("/usr/lib/contentfilter/contentfilter.dll"), "remove left the program");
+            Assert.False(File.Exists("/usr/bin/contentfilter"), "remove left the wrapper");
+            Assert.True(File.Exists("/etc/contentfilter/contentfilter.json"), "remove deleted a conffile");
+            Assert.Equal(0, (await Run("getent", ["passwd", Package])).ExitCode);
+            foreach (string path in new[] { "/var/spool/contentfilter", "/var/lib/contentfilter/quarantine", "/var/log/contentfilter" })
+            {
+                Assert.True(Directory.Exists(path), $"remove deleted {path}");
+            }
         }
         finally
         {
