@@ -72,6 +72,10 @@ public sealed class DebPackageTests
         finally
         {
             CommandResult purge = await Run("dpkg", ["--purge", Package], TimeSpan.FromSeconds(120));
+            if (Environment.GetEnvironmentVariable("CF_DEB") is not { Length: > 0 })
+            {
+                Directory.Delete(Path.GetDirectoryName(deb)!, recursive: true); // the package this test built
+            }
             Assert.True(purge.ExitCode == 0, purge.StandardOutput + purge.StandardError);
         }
 
