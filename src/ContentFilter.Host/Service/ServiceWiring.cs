@@ -67,7 +67,7 @@ public static class ServiceWiring
         services.AddSingleton(grey);
         services.AddSingleton(sp => new GreylistEngine(
             grey,
-            GreylistStoreFactory.CreateAsync(grey).GetAwaiter().GetResult(),
+            OpenGreylistStore(grey),
             grey.FcrdnsDomains.Count > 0
                 ? new IGreylistExemption[] { new FcrdnsGreylistExemption(sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), grey.FcrdnsDomains) }
                 : Array.Empty<IGreylistExemption>(),
@@ -102,6 +102,16 @@ public static class ServiceWiring
             TimeSpan.FromSeconds(s.Limits.CheckTimeoutSeconds),
             sp.GetRequiredService<ILogger<CheckPipeline>>());
         });
+    }
+
+    /// <summary>Opens the greylist store; a SQLite file's directory is created 0700 (triplets are private data).</summary>
+    private static IGreylistStore OpenGreylistStore(GreylistOptions grey)
+    {
+        if (grey.Store.Equals("sqlite", StringComparison.OrdinalIgnoreCase) && Path.GetDirectoryName(grey.SqlitePath) is { Length: > 0 } dir && !Directory.Exists(dir))
+        {
+            Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        return GreylistStoreFactory.CreateAsync(grey).GetAwaiter().GetResult();
     }
 
     /// <summary>
