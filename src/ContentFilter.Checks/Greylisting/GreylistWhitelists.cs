@@ -156,7 +156,7 @@ public sealed class GreylistWhitelists
         {
             lines = File.ReadAllLines(file);
         }
-        catch (FileNotFoundException) when (file.EndsWith(".local", StringComparison.Ordinal))
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException && file.EndsWith(".local", StringComparison.Ordinal))
         {
             yield break;
         }

@@ -55,7 +55,17 @@ public sealed partial class ReloadCoordinator : IHostedService, IDisposable
         _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
-            _ = Task.Run(() => ReloadAsync(CancellationToken.None));
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await ReloadAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    Log.Failed(_logger, ex);
+                }
+            });
         });
         return Task.CompletedTask;
     }
@@ -151,6 +161,9 @@ public sealed partial class ReloadCoordinator : IHostedService, IDisposable
 
         [LoggerMessage(EventId = 9202, Level = LogLevel.Error, Message = "Reload rejected, the old configuration stays in force: {Problem}")]
         public static partial void Rejected(ILogger logger, string problem);
+
+        [LoggerMessage(EventId = 9204, Level = LogLevel.Error, Message = "Reload failed; the old configuration stays in force")]
+        public static partial void Failed(ILogger logger, Exception exception);
 
         [LoggerMessage(EventId = 9203, Level = LogLevel.Warning, Message = "Listener {Listener} changed; restart the service to apply listener changes")]
         public static partial void NeedsRestart(ILogger logger, string listener);
