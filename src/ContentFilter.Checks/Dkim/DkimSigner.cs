@@ -14,10 +14,10 @@ namespace ContentFilter.Checks.Dkim;
 /// changed (invariant 2). Keys follow the From: header, as in OpenDKIM. No matching key: passed unsigned with a
 /// note. A key that cannot be used: a failure, so the message is deferred (4xx) rather than sent unsigned.
 /// </remarks>
-public sealed partial class DkimSigner : IMessageFinisher
+public sealed partial class DkimSigner : IMessageFinisher, ContentFilter.Pipeline.Policy.IReloadable
 {
     private readonly DkimSigningOptions _options;
-    private readonly DkimSigningKeySelector _selector;
+    private volatile DkimSigningKeySelector _selector;
     private readonly DkimKeyStore _keys;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -35,6 +35,32 @@ public sealed partial class DkimSigner : IMessageFinisher
 
     /// <inheritdoc />
     public string Name => "dkim-sign";
+
+    /// <summary>
+    /// SIGHUP: re-reads the KeyTable and SigningTable and loads every key they name; any problem (malformed table,
+    /// unsafe or unreadable key) refuses the reload and the tables in force stay.
+    /// </summary>
+    public ValueTask<Action> PrepareAsync(CancellationToken cancellationToken)
+    {
+        var next = new DkimSigningKeySelector(_options);
+        var errors = new List<string>();
+        foreach (DkimKeyChoice k in next.AllKeys())
+        {
+            try
+            {
+                using DkimPrivateKey _ = Load(k, cache: false);
+            }
+            catch (DkimKeyException e)
+            {
+                errors.Add($"DKIM key {k.Selector}._domainkey.{k.Domain}: {e.Message}");
+            }
+        }
+        if (errors.Count > 0)
+        {
+            throw new InvalidDataException(string.Join("; ", errors));
+        }
+        return ValueTask.FromResult<Action>(() => _selector = next);
+    }
 
     /// <summary>Loads every configured key once, so a bad key (unsafe mode, unreadable, no key) stops start-up with a clear message.</summary>
     public IReadOnlyList<string> ValidateKeys()

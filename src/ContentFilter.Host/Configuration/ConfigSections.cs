@@ -39,6 +39,22 @@ public static class ConfigSections
         {
             errors.Add($"{section}: {p}");
         }
+        // Keys are checked now, so check-config and start-up refuse an unsafe or unreadable key by name.
+        if (options is ContentFilter.Checks.Dkim.DkimOptions { Sign.Enabled: true } dkim && errors.Count == 0)
+        {
+            try
+            {
+                var signer = new ContentFilter.Checks.Dkim.DkimSigner(dkim, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<ContentFilter.Checks.Dkim.DkimSigner>.Instance);
+                foreach (string e in signer.ValidateKeys())
+                {
+                    errors.Add($"{section}:Sign: {e}");
+                }
+            }
+            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add($"{section}:Sign: {ex.Message}");
+            }
+        }
         switch (options)
         {
             case ContentFilter.Checks.Greylisting.GreylistOptions { PassSpf: true }:

@@ -10,11 +10,10 @@ namespace ContentFilter.Host.Service;
 
 /// <summary>Holds the configuration in force and swaps it on SIGHUP (and <c>systemctl reload</c>).</summary>
 /// <remarks>
-/// A reload re-reads the file, validates it completely, prepares every <see cref="IReloadable"/> (today: the greylist
-/// whitelist files), and only then swaps: a broken file leaves the old configuration serving, with a log line naming
-/// the problem. What a reload changes: the <c>Verdict</c> section, the static <c>LocalDomains:Domains</c> and the
-/// greylist whitelists; DKIM key files are re-read by the signer when they change on disk. Other sections (scanners,
-/// DKIM tables, limits, listeners) need a restart. Connections and in-flight mail are not touched.
+/// A reload re-reads the file, validates it completely, prepares every <see cref="IReloadable"/> (the greylist
+/// whitelist files, the DKIM KeyTable/SigningTable and their keys), and only then swaps: a broken file leaves the old configuration serving, with a log line naming
+/// the problem. What a reload changes: the <c>Verdict</c> section, the static <c>LocalDomains:Domains</c>, the
+/// greylist whitelists and the DKIM tables and keys. Other sections (scanners, limits, listeners) need a restart. Connections and in-flight mail are not touched.
 /// </remarks>
 public sealed partial class ReloadCoordinator : IHostedService, IDisposable
 {

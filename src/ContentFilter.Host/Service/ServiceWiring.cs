@@ -166,7 +166,9 @@ public static class ServiceWiring
         }
         if (dkim.Sign.Enabled)
         {
-            services.AddSingleton<IMessageFinisher>(sp => new ContentFilter.Checks.Dkim.DkimSigner(dkim, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Dkim.DkimSigner>>()));
+            services.AddSingleton(sp => new ContentFilter.Checks.Dkim.DkimSigner(dkim, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ContentFilter.Checks.Dkim.DkimSigner>>()));
+            services.AddSingleton<IMessageFinisher>(sp => sp.GetRequiredService<ContentFilter.Checks.Dkim.DkimSigner>());
+            services.AddSingleton<ContentFilter.Pipeline.Policy.IReloadable>(sp => sp.GetRequiredService<ContentFilter.Checks.Dkim.DkimSigner>());
         }
         if (arc.Seal.Count > 0)
         {

@@ -131,6 +131,20 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_DkimKeyReadableByOthers_IsRefusedNamingTheKey()
+    {
+        Assert.Equal(0, ContentFilter.Checks.Dkim.DkimKeyTool.Keygen("example.com", "sel", "ed25519", 2048, _dir, TextWriter.Null, TextWriter.Null));
+        string key = Path.Combine(_dir, "sel.private");
+        string json = $$"""{ "Dkim": { "Sign": { "Enabled": true, "Domains": [ { "Domain": "example.com", "Selector": "sel", "KeyFile": "{{key}}" } ] } } }""";
+
+        Assert.Empty(ConfigLoader.Load(Write(json), NoEnvironment).Errors);
+
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        LoadedConfig c = ConfigLoader.Load(Write(json), NoEnvironment);
+        Assert.Contains(c.Errors, e => e.StartsWith("Dkim:Sign:", StringComparison.Ordinal) && e.Contains("sel._domainkey.example.com"));
+    }
+
+    [Fact]
     public void Load_MissingExplicitFile_IsAnError()
     {
         LoadedConfig c = ConfigLoader.Load(Path.Combine(_dir, "absent.json"), NoEnvironment);
