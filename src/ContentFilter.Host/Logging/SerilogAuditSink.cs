@@ -7,14 +7,13 @@ namespace ContentFilter.Host.Logging;
 
 /// <summary>Writes each audit record twice: the amavis-style line to the log, and a JSON line to the audit file.</summary>
 /// <remarks>
-/// The line is what admins grep today (<c>Passed CLEAN {RelayedInbound} ...</c>); the JSON record (a compact-log-event
-/// shaped line with an <c>Audit</c> property, see <see cref="AuditFile"/>) carries the same fields plus per-stage
-/// timings, for <c>contentfilter report</c>.
+/// The line is what admins grep today (<c>Passed CLEAN {RelayedInbound} ...</c>); the JSON record (compact Serilog
+/// event with an <c>Audit</c> property) carries the same fields plus per-stage timings, for <c>contentfilter report</c>.
 /// </remarks>
 public sealed class SerilogAuditSink : IAuditSink, IDisposable
 {
     private readonly ILogger _log;
-    private readonly AuditFile? _file;
+    private readonly Logger? _file;
 
     /// <summary>Creates the sink; <paramref name="auditFile"/> empty = no JSON file.</summary>
     public SerilogAuditSink(ILogger log, string auditFile)
@@ -27,7 +26,12 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
             {
                 Directory.CreateDirectory(dir);
             }
-            _file = new AuditFile(auditFile);
+            _file = new LoggerConfiguration()
+                .MinimumLevel.Information()
+                // Unbuffered: every record is in the file when the message is done. Shared, because the
+                // quarantine CLI (another process) audits releases into the same file while the service runs.
+                .WriteTo.File(new Serilog.Formatting.Compact.CompactJsonFormatter(), auditFile, buffered: false, shared: true)
+                .CreateLogger();
         }
     }
 
@@ -38,7 +42,7 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
         {
             string line = AmavisLogLine.Format(record);
             _log.Write(record.Disposition == "Passed" ? LogEventLevel.Information : LogEventLevel.Warning, "{AuditLine:l}", line);
-            _file?.Append(record.Time, line, "Audit", record);
+            _file?.Information("{AuditLine:l} {@Audit}", line, record);
         }
         catch (Exception ex)
         {
@@ -54,7 +58,7 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
             // postgrey's own line, so existing log greps keep working.
             string line = $"action={record.Action}, reason={record.Reason}, client_name={record.ClientName}, client_address={record.ClientAddress}, sender={record.Sender}, recipient={record.Recipient}";
             _log.ForContext(Constants.SourceContextPropertyName, "ContentFilter.Greylist").Information("{GreylistLine:l}", line);
-            _file?.Append(record.Time, line, "Greylist", record);
+            _file?.Information("{GreylistLine:l} {@Greylist}", line, record);
         }
         catch (Exception ex)
         {
@@ -63,8 +67,5 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        // Nothing held open: every record is appended and closed.
-    }
+    public void Dispose() => _file?.Dispose();
 }
