@@ -19,31 +19,11 @@ public sealed class MilterReplyReader
     public bool TryRead(ref SequenceReader<byte> reader, out MilterReply reply, out MilterError error)
     {
         reply = null!;
-        error = MilterError.None;
         SequenceReader<byte> probe = reader;
-        if (!probe.TryReadBigEndian(out int length))
+        if (!MilterFrame.TryRead(ref probe, _limits.MaxPacketSize, out byte code, out byte[] data, out error))
         {
             return false;
         }
-        uint size = unchecked((uint)length);
-        if (size == 0)
-        {
-            error = MilterError.ZeroLength;
-            return false;
-        }
-        if (size > (uint)_limits.MaxPacketSize)
-        {
-            error = MilterError.TooLong;
-            return false;
-        }
-        if (probe.Remaining < size)
-        {
-            return false;
-        }
-        probe.TryRead(out byte code);
-        var data = new byte[size - 1];
-        probe.TryCopyTo(data);
-        probe.Advance(data.Length);
         if (!TryDecode(code, data, out reply, out error))
         {
             return false;
