@@ -460,9 +460,11 @@ public sealed partial class MilterSession : IConnectionHandler
         {
             MilterReplyWriter.Write(reply, output);
         }
-        await FlushAsync(output).ConfigureAwait(false);
 
+        // The record is written before the reply leaves: whoever sees Postfix act on the verdict finds it
+        // already in the audit log (the MTA's own log line can come first otherwise).
         WriteAudit(state, context, verdict, replies, hold, stored, _time.GetElapsedTime(started));
+        await FlushAsync(output).ConfigureAwait(false);
         await state.EndTransactionAsync().ConfigureAwait(false);
         state.ClearMessageMacros();
         state.Phase = Phase.Idle;
