@@ -64,6 +64,9 @@ public sealed partial class ConnectionListener : IAsyncDisposable
     /// <summary>The listener's name.</summary>
     public string Name => _options.Name;
 
+    /// <summary>True while the accept loop runs (started, not stopped, not died).</summary>
+    public bool IsAccepting => _acceptLoop is { IsCompleted: false } && Volatile.Read(ref _stopped) == 0;
+
     /// <summary>Sessions currently running in the handler.</summary>
     public int ActiveSessions => Volatile.Read(ref _active);
 

@@ -20,6 +20,10 @@ public sealed partial class ListenerService(LoadedConfig config, IServiceProvide
     /// <summary>The bound listeners (endpoints resolved, e.g. for port 0).</summary>
     public IReadOnlyList<ConnectionListener> Listeners => _listeners;
 
+    /// <summary>What is wrong with the listeners right now (a listener whose accept loop ended); empty = healthy.</summary>
+    public IReadOnlyList<string> Problems() =>
+        _listeners.Where(l => !l.IsAccepting).Select(l => $"listener {l.Name} is not accepting").ToList();
+
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -78,7 +78,7 @@ public sealed partial class ReloadCoordinator : IHostedService, IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            Notify($"RELOADING=1\nMONOTONIC_USEC={Environment.TickCount64 * 1000}");
+            Notify($"RELOADING=1\nMONOTONIC_USEC={ServiceManagerNotifications.MonotonicMicroseconds()}");
             LoadedConfig next = ConfigLoader.Load(_path, readDefaultFile: _path is not null);
             var problems = new List<string>(next.Errors);
             var commits = new List<Action>();

@@ -2,6 +2,8 @@ using ContentFilter.Host.Configuration;
 using ContentFilter.Host.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
 using Serilog;
 
 namespace ContentFilter.Host.Service;
@@ -37,7 +39,7 @@ public static class ServiceHost
     public static int Run(LoadedConfig config)
     {
         Serilog.ILogger root = LoggingSetup.Create(config.Settings.Logging);
-        Log.Logger = root;
+        Serilog.Log.Logger = root;
         try
         {
             HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -45,7 +47,20 @@ public static class ServiceHost
                 DisableDefaults = true,
                 ContentRootPath = AppContext.BaseDirectory,
             });
-            builder.Services.AddSystemd();
+            // sd_notify whenever $NOTIFY_SOCKET is set (READY, RELOADING, STOPPING, WATCHDOG), see ServiceManagerNotifications.
+            var notifier = new SystemdNotifier();
+            builder.Services.AddSingleton<ISystemdNotifier>(notifier);
+            if (notifier.IsEnabled)
+            {
+                builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+            }
+            builder.Services.AddHostedService(sp => new ServiceManagerNotifications(
+                notifier,
+                sp.GetRequiredService<IHostApplicationLifetime>(),
+                () => sp.GetRequiredService<ListenerService>().Problems(),
+                ServiceManagerNotifications.WatchdogIntervalFromEnvironment(Environment.GetEnvironmentVariable, Environment.ProcessId),
+                TimeProvider.System,
+                sp.GetRequiredService<ILogger<ServiceManagerNotifications>>()));
             builder.Services.AddSerilog(root, dispose: false);
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Settings.Limits.DrainTimeoutSeconds + 10));
             ServiceWiring.Add(builder.Services, config, root);
@@ -60,7 +75,7 @@ public static class ServiceHost
         }
         finally
         {
-            Log.CloseAndFlush();
+            Serilog.Log.CloseAndFlush();
         }
     }
 }

@@ -91,4 +91,56 @@ public sealed class OperationsTests
         Assert.Equal(1, down.ExitCode);
         Assert.Contains("FAIL  next hop", down.StandardOutput, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public async Task ServiceManager_NotifySocket_ReadyWatchdogReloadingStopping()
+    {
+        Skip.IfNot(SmtpSinkProcess.IsAvailable, "smtp-sink is not installed");
+        await using SmtpSinkProcess sink = await SmtpSinkProcess.StartAsync();
+        await using var filter = new ContentFilterProcess(sink.Port, ServiceSections.IsKnown);
+        filter.SkipUnlessAvailable();
+
+        // What systemd does for Type=notify with WatchdogSec=: a datagram socket in $NOTIFY_SOCKET, $WATCHDOG_USEC.
+        string socketPath = Path.Combine(filter.RootDirectory, "notify.sock");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var stopReading = new CancellationTokenSource();
+        Task reader = Task.Run(async () =>
+        {
+            var buffer = new byte[4096];
+            try
+            {
+                while (true)
+                {
+                    int n = await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, stopReading.Token);
+                    received.Enqueue(System.Text.Encoding.UTF8.GetString(buffer, 0, n));
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+        int Count(string text) => received.Count(m => m.Split('\n').Contains(text));
+        Task Until(Func<bool> condition, string what) =>
+            Poll.UntilAsync(condition, TimeSpan.FromSeconds(30), what + " (got: " + string.Join(" | ", received) + ")\n" + filter.Diagnostics());
+
+        filter.ExtraEnvironment["NOTIFY_SOCKET"] = socketPath;
+        filter.ExtraEnvironment["WATCHDOG_USEC"] = "400000";
+        await filter.StartAsync();
+        int pid = filter.Pid ?? throw new InvalidOperationException(filter.Diagnostics());
+
+        await Until(() => Count("READY=1") == 1, "READY=1");
+        await Until(() => Count("WATCHDOG=1") >= 3, "three watchdog pings");
+
+        await Process.Start("kill", $"-HUP {pid}")!.WaitForExitAsync();
+        await Until(() => Count("READY=1") == 2, "READY=1 after the reload");
+        string reloading = Assert.Single(received, m => m.StartsWith("RELOADING=1", StringComparison.Ordinal));
+        Assert.Matches(@"^RELOADING=1\nMONOTONIC_USEC=[1-9][0-9]*$", reloading);
+
+        Assert.Equal(0, await filter.StopAsync());
+        await Until(() => Count("STOPPING=1") == 1, "STOPPING=1");
+        await stopReading.CancelAsync();
+        await reader;
+    }
 }

@@ -68,6 +68,9 @@ public sealed class ContentFilterProcess : IAsyncDisposable
     /// <summary>The next hop's port as configured.</summary>
     public int NextHopPort { get; private set; }
 
+    /// <summary>Environment variables set for the process (e.g. <c>NOTIFY_SOCKET</c>), applied at <see cref="StartAsync"/>.</summary>
+    public IDictionary<string, string> ExtraEnvironment { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>The config file path.</summary>
     public string ConfigFile => Path.Combine(RootDirectory, "contentfilter.json");
 
@@ -148,6 +151,14 @@ public sealed class ContentFilterProcess : IAsyncDisposable
         foreach (string key in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("CONTENTFILTER_", StringComparison.Ordinal)))
         {
             psi.Environment.Remove(key); // the test's configuration is the file, nothing else
+        }
+        foreach (string key in new[] { "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID" })
+        {
+            psi.Environment.Remove(key); // a service manager above the test run is not this instance's
+        }
+        foreach ((string key, string value) in ExtraEnvironment)
+        {
+            psi.Environment[key] = value;
         }
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
         try
