@@ -13,7 +13,7 @@ namespace ContentFilter.Host.Logging;
 public sealed class SerilogAuditSink : IAuditSink, IDisposable
 {
     private readonly ILogger _log;
-    private readonly Logger? _file;
+    private readonly AuditJsonFile? _file;
 
     /// <summary>Creates the sink; <paramref name="auditFile"/> empty = no JSON file.</summary>
     public SerilogAuditSink(ILogger log, string auditFile)
@@ -26,12 +26,8 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
             {
                 Directory.CreateDirectory(dir);
             }
-            _file = new LoggerConfiguration()
-                .MinimumLevel.Information()
-                // Unbuffered: every record is in the file when the message is done. Shared, because the
-                // quarantine CLI (another process) audits releases into the same file while the service runs.
-                .WriteTo.File(new Serilog.Formatting.Compact.CompactJsonFormatter(), auditFile, buffered: false, shared: true)
-                .CreateLogger();
+            // Appends with O_APPEND: the quarantine CLI (another process) audits releases into the same file.
+            _file = new AuditJsonFile(auditFile);
         }
     }
 
@@ -42,7 +38,7 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
         {
             string line = AmavisLogLine.Format(record);
             _log.Write(record.Disposition == "Passed" ? LogEventLevel.Information : LogEventLevel.Warning, "{AuditLine:l}", line);
-            _file?.Information("{AuditLine:l} {@Audit}", line, record);
+            _file?.Append(line, record);
         }
         catch (Exception ex)
         {
@@ -58,7 +54,7 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
             // postgrey's own line, so existing log greps keep working.
             string line = $"action={record.Action}, reason={record.Reason}, client_name={record.ClientName}, client_address={record.ClientAddress}, sender={record.Sender}, recipient={record.Recipient}";
             _log.ForContext(Constants.SourceContextPropertyName, "ContentFilter.Greylist").Information("{GreylistLine:l}", line);
-            _file?.Information("{GreylistLine:l} {@Greylist}", line, record);
+            _file?.Append(line, record);
         }
         catch (Exception ex)
         {

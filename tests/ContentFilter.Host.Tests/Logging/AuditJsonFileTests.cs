@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using ContentFilter.Host.Logging;
+using ContentFilter.Host.Tests.Reports;
+using ContentFilter.Pipeline.Audit;
+
+namespace ContentFilter.Host.Tests.Logging;
+
+public sealed class AuditJsonFileTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("cf-auditfile-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void TwoWritersOnOneFile_ConcurrentAppends_EveryRecordWholeAndOnce()
+    {
+        // Two descriptors, as the service and the quarantine CLI (another process) have: with O_APPEND neither
+        // overwrites the other's records.
+        string path = Path.Combine(_dir, "audit.json");
+        using var a = new AuditJsonFile(path);
+        using var b = new AuditJsonFile(path);
+        const int perWriter = 2000;
+        Parallel.For(0, 2 * perWriter, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+        {
+            AuditRecord r = AuditReportTests.Record(i, "Passed", "CLEAN", "RelayedInbound") with { MailId = $"m{i:00000}" };
+            (i % 2 == 0 ? a : b).Append(AmavisLogLine.Format(r), r);
+        });
+
+        string[] lines = File.ReadAllLines(path);
+        Assert.Equal(2 * perWriter, lines.Length);
+        var ids = lines.Select(l => JsonNode.Parse(l)!["Audit"]!["MailId"]!.GetValue<string>()).ToHashSet();
+        Assert.Equal(2 * perWriter, ids.Count);
+    }
+
+    [Fact]
+    public void Line_IsClefWithTheRecord_FileIs0640()
+    {
+        string path = Path.Combine(_dir, "audit.json");
+        AuditRecord r = AuditReportTests.Record(3, "Blocked", "INFECTED", "DiscardedInbound", quarantine: "q1") with { Rules = ["Eicar-Signature"] };
+        using (var file = new AuditJsonFile(path))
+        {
+            file.Append("the line", r);
+            file.Append("action=greylist", new GreylistAuditRecord { Time = r.Time, Action = "greylist", Reason = "new", ClientAddress = "192.0.2.1", DelaySeconds = 300 });
+        }
+
+        string[] lines = File.ReadAllLines(path);
+        JsonObject ev = JsonNode.Parse(lines[0])!.AsObject();
+        Assert.True(DateTimeOffset.TryParse(ev["@t"]!.GetValue<string>(), out _));
+        Assert.Equal("{AuditLine:l} {@Audit}", ev["@mt"]!.GetValue<string>());
+        Assert.Equal("the line", ev["AuditLine"]!.GetValue<string>());
+        Assert.Equal("INFECTED", ev["Audit"]!["Category"]!.GetValue<string>());
+        Assert.Equal("q1", ev["Audit"]!["QuarantineId"]!.GetValue<string>());
+        Assert.Equal("Eicar-Signature", ev["Audit"]!["Rules"]![0]!.GetValue<string>());
+        Assert.Equal(6.0, ev["Audit"]!["Timings"]!["clamav"]!.GetValue<double>());
+        JsonObject grey = JsonNode.Parse(lines[1])!.AsObject();
+        Assert.Equal("new", grey["Greylist"]!["Reason"]!.GetValue<string>());
+        Assert.Equal(300, grey["Greylist"]!["DelaySeconds"]!.GetValue<double>());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(path));
+    }
+
+    [Fact]
+    public void CopyTruncate_NextRecordStartsTheFile_NoHole()
+    {
+        string path = Path.Combine(_dir, "audit.json");
+        using var file = new AuditJsonFile(path);
+        AuditRecord r = AuditReportTests.Record(1, "Passed", "CLEAN", "RelayedInbound");
+        file.Append("first", r);
+        file.Append("second", r);
+        // logrotate copytruncate: copy, then truncate the live file under the writer.
+        File.Copy(path, path + ".1");
+        using (var truncate = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            truncate.SetLength(0);
+        }
+        file.Append("third", r);
+
+        byte[] bytes = File.ReadAllBytes(path);
+        Assert.DoesNotContain((byte)0, bytes);
+        Assert.Equal("third", JsonNode.Parse(File.ReadAllLines(path).Single())!["AuditLine"]!.GetValue<string>());
+        Assert.Equal(2, File.ReadAllLines(path + ".1").Length);
+    }
+
+    [Fact]
+    public void UnwritablePath_ClearError()
+    {
+        var ex = Assert.Throws<IOException>(() => new AuditJsonFile(Path.Combine(_dir, "missing-dir", "audit.json")));
+        Assert.Contains("missing-dir", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot open", ex.Message, StringComparison.Ordinal);
+    }
+}
