@@ -14,31 +14,13 @@ namespace ContentFilter.Checks.Tests.Arc;
 /// </remarks>
 public sealed class ArcSignSuiteTests
 {
-    public static IEnumerable<object[]> Cases()
-    {
-        string? path = ArcTestSuite.Path("arc-draft-sign-tests.yml");
-        if (path is null)
-        {
-            yield return ["(suite absent)", ""];
-            yield break;
-        }
-        foreach (ArcTestSuite.Scenario s in ArcTestSuite.Load(path))
-        {
-            foreach (string name in s.Tests.Keys.Where(k => !k.Contains(ArcTestSuite.Shadowed, StringComparison.Ordinal)))
-            {
-                yield return [s.Description.Trim(), name];
-            }
-        }
-    }
+    public static IEnumerable<object[]> Cases() => ArcTestSuite.Cases("arc-draft-sign-tests.yml");
 
     [SkippableTheory]
     [MemberData(nameof(Cases))]
     public async Task Suite_Seal_ProducesPublishedFields(string scenario, string test)
     {
-        string? path = ArcTestSuite.Path("arc-draft-sign-tests.yml");
-        Skip.If(path is null, "../shared/testsuites/arc is absent");
-        ArcTestSuite.Scenario s = ArcTestSuite.Load(path!).First(x => x.Description.Trim() == scenario && x.Tests.ContainsKey(test));
-        var node = s.Tests[test];
+        (ArcTestSuite.Scenario s, var node) = ArcTestSuite.Find("arc-draft-sign-tests.yml", scenario, test);
         string srvId = ArcTestSuite.Scalar(node, "srv-id")!;
         long t = long.Parse(ArcTestSuite.Scalar(node, "t")!, System.Globalization.CultureInfo.InvariantCulture);
         string[] sigHeaders = ArcTestSuite.Scalar(node, "sig-headers")!.Split(':');

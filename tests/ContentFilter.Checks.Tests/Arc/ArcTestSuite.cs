@@ -82,6 +82,33 @@ internal static class ArcTestSuite
         return scenarios;
     }
 
+    /// <summary>xunit theory data: (scenario description, test name) of every test in <paramref name="file"/>, or one placeholder row when the suite is absent.</summary>
+    public static IEnumerable<object[]> Cases(string file)
+    {
+        string? path = Path(file);
+        if (path is null)
+        {
+            yield return ["(suite absent)", ""];
+            yield break;
+        }
+        foreach (Scenario s in Load(path))
+        {
+            foreach (string name in s.Tests.Keys.Where(k => !k.Contains(Shadowed, StringComparison.Ordinal)))
+            {
+                yield return [s.Description.Trim(), name];
+            }
+        }
+    }
+
+    /// <summary>The scenario and test a theory row names; skips the test when the suite is absent.</summary>
+    public static (Scenario Scenario, YamlMappingNode Test) Find(string file, string scenario, string test)
+    {
+        string? path = Path(file);
+        Skip.If(path is null, "../shared/testsuites/arc is absent");
+        Scenario s = Load(path!).First(x => x.Description.Trim() == scenario && x.Tests.ContainsKey(test));
+        return (s, s.Tests[test]);
+    }
+
     public static string? Scalar(YamlMappingNode node, string key) =>
         node.Children.TryGetValue(new YamlScalarNode(key), out YamlNode? v) && v is YamlScalarNode s ? s.Value : null;
 }

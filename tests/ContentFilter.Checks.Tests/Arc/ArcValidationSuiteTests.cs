@@ -9,31 +9,13 @@ namespace ContentFilter.Checks.Tests.Arc;
 /// <summary>arc-draft-validation-tests.yml: the chain validation result must equal <c>cv</c> for every test.</summary>
 public sealed class ArcValidationSuiteTests
 {
-    public static IEnumerable<object[]> Cases()
-    {
-        string? path = ArcTestSuite.Path("arc-draft-validation-tests.yml");
-        if (path is null)
-        {
-            yield return ["(suite absent)", ""];
-            yield break;
-        }
-        foreach (ArcTestSuite.Scenario s in ArcTestSuite.Load(path))
-        {
-            foreach (string name in s.Tests.Keys.Where(k => !k.Contains(ArcTestSuite.Shadowed, StringComparison.Ordinal)))
-            {
-                yield return [s.Description.Trim(), name];
-            }
-        }
-    }
+    public static IEnumerable<object[]> Cases() => ArcTestSuite.Cases("arc-draft-validation-tests.yml");
 
     [SkippableTheory]
     [MemberData(nameof(Cases))]
     public async Task Suite_Message_ChainValidationMatchesCv(string scenario, string test)
     {
-        string? path = ArcTestSuite.Path("arc-draft-validation-tests.yml");
-        Skip.If(path is null, "../shared/testsuites/arc is absent");
-        ArcTestSuite.Scenario s = ArcTestSuite.Load(path!).First(x => x.Description.Trim() == scenario && x.Tests.ContainsKey(test));
-        var node = s.Tests[test];
+        (ArcTestSuite.Scenario s, var node) = ArcTestSuite.Find("arc-draft-validation-tests.yml", scenario, test);
         var dns = new DictionaryDnsResolver();
         foreach (var r in s.Records)
         {

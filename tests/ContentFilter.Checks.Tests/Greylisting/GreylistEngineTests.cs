@@ -3,6 +3,7 @@ using ContentFilter.Checks.Dns;
 using ContentFilter.Checks.Greylisting;
 using ContentFilter.Pipeline.Audit;
 using ContentFilter.Pipeline.Greylisting;
+using ContentFilter.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -253,33 +254,5 @@ public class GreylistEngineTests : IClassFixture<GreylistStoreFixture>
         }
 
         public void WriteGreylist(GreylistAuditRecord record) => Records.Add(record);
-    }
-}
-
-internal sealed class ListLogger<T> : ILogger<T>
-{
-    private readonly List<(LogLevel Level, EventId Id, string Message)> _entries = [];
-
-    public IReadOnlyList<(LogLevel Level, EventId Id, string Message)> Entries
-    {
-        get
-        {
-            lock (_entries)
-            {
-                return _entries.ToList();
-            }
-        }
-    }
-
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-    {
-        lock (_entries)
-        {
-            _entries.Add((logLevel, eventId, formatter(state, exception)));
-        }
     }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using ContentFilter.Frontends.Delivery;
 using ContentFilter.Pipeline.Delivery;
 using ContentFilter.Pipeline.Messages;
+using ContentFilter.Testing.Daemons;
 using Microsoft.Extensions.Logging.Abstractions;
 using static ContentFilter.Frontends.Tests.Delivery.NextHopTestMessages;
 
@@ -15,24 +16,24 @@ namespace ContentFilter.Frontends.Tests.Delivery;
 public sealed class SmtpNextHopClientPostfixTests
 {
     private const string Smuggling =
-        "Subject: carrier\r\n\r\nx\n.\nMAIL FROM:<evil@test.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\nSubject: smuggled\r\n\r\nhi\r\n";
+        "Subject: carrier\r\n\r\nx\n.\nMAIL FROM:<evil@dest.test>\r\nRCPT TO:<u@dest.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nhi\r\n";
 
     [SkippableFact]
     public async Task Deliver_LfDotLfToPostfix37_OneMessageWhereRawSendMakesTwo()
     {
-        Skip.IfNot(PrivatePostfix.IsAvailable, "postfix not installed or not root");
-        await using PrivatePostfix postfix = await PrivatePostfix.StartAsync();
+        PostfixInstance.SkipUnlessAvailable();
+        await using PostfixInstance postfix = await PostfixInstance.StartAsync();
 
         // Control: the same bytes written raw (unstuffed) become two messages at this next hop.
-        await SendRawAsync(postfix.Endpoint[5..], Encoding.ASCII.GetBytes(Smuggling + ".\r\n"));
-        Assert.Equal(2, (await postfix.WaitForDeliveriesAsync(2, TimeSpan.FromSeconds(30))).Length);
-        foreach (string f in Directory.GetFiles(postfix.Maildir))
+        await SendRawAsync(postfix.SmtpPort, Encoding.ASCII.GetBytes(Smuggling + ".\r\n"));
+        Assert.Equal(2, (await postfix.WaitForDeliveriesAsync(2, TimeSpan.FromSeconds(30))).Count);
+        foreach (string f in postfix.DeliveredFiles())
         {
             File.Delete(f);
         }
 
-        await using var client = new SmtpNextHopClient(new NextHopOptions { Endpoint = postfix.Endpoint, HeloName = "filter.example" }, TimeProvider.System, NullLogger<SmtpNextHopClient>.Instance);
-        Envelope envelope = Envelope("u@test.example");
+        await using var client = new SmtpNextHopClient(new NextHopOptions { Endpoint = "127.0.0.1:" + postfix.SmtpPort, HeloName = "filter.example" }, TimeProvider.System, NullLogger<SmtpNextHopClient>.Instance);
+        Envelope envelope = Envelope("u@dest.test");
         var (spool, headers) = await SpoolAsync(Smuggling);
         DeliveryOutcome outcome;
         await using (spool)
@@ -42,17 +43,16 @@ public sealed class SmtpNextHopClientPostfixTests
         Assert.True(outcome.AnyAccepted, outcome.Final.ToString());
         Assert.NotNull(outcome.QueuedAs);
 
-        string[] delivered = await postfix.WaitForDeliveriesAsync(1, TimeSpan.FromSeconds(30));
-        string only = Assert.Single(delivered);
-        string text = await File.ReadAllTextAsync(only);
+        byte[] only = Assert.Single(await postfix.WaitForDeliveriesAsync(1, TimeSpan.FromSeconds(30)));
+        string text = Encoding.ASCII.GetString(only);
         Assert.Contains("Subject: carrier", text, StringComparison.Ordinal);
-        Assert.Contains("MAIL FROM:<evil@test.example>", text, StringComparison.Ordinal); // stayed body text
+        Assert.Contains("MAIL FROM:<evil@dest.test>", text, StringComparison.Ordinal); // stayed body text
     }
 
-    private static async Task SendRawAsync(string socketPath, byte[] data)
+    private static async Task SendRawAsync(int port, byte[] data)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(System.Net.IPAddress.Loopback, port);
         await using var stream = new NetworkStream(socket);
         using var reader = new StreamReader(stream, Encoding.ASCII);
         async Task ReplyAsync()
@@ -71,8 +71,8 @@ public sealed class SmtpNextHopClientPostfixTests
         }
         await ReplyAsync();
         await CommandAsync("EHLO raw.example");
-        await CommandAsync("MAIL FROM:<sender@test.example>");
-        await CommandAsync("RCPT TO:<u@test.example>");
+        await CommandAsync("MAIL FROM:<sender@dest.test>");
+        await CommandAsync("RCPT TO:<u@dest.test>");
         await CommandAsync("DATA");
         await stream.WriteAsync(data);
         await ReplyAsync(); // end of the first (carrier) message

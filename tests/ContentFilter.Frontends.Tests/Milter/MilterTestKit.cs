@@ -222,19 +222,6 @@ internal sealed class FakeQuarantine : IQuarantineStore
     }
 }
 
-/// <summary>Collects log lines so tests can assert that bad input was logged clearly.</summary>
-internal sealed class ListLogger<T> : ILogger<T>
-{
-    public ConcurrentQueue<(LogLevel Level, EventId Id, string Message)> Entries { get; } = new();
-
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        Entries.Enqueue((logLevel, eventId, formatter(state, exception)));
-}
-
 /// <summary>Builds a session with a real pipeline and policy around fake checks.</summary>
 internal sealed class MilterHarness : IDisposable
 {

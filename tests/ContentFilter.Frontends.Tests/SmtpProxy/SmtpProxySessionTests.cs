@@ -6,6 +6,7 @@ using ContentFilter.Pipeline.Checks;
 using ContentFilter.Pipeline.Delivery;
 using ContentFilter.Pipeline.Messages;
 using ContentFilter.Pipeline.Verdicts;
+using ContentFilter.Testing.Smtp;
 
 namespace ContentFilter.Frontends.Tests.SmtpProxy;
 

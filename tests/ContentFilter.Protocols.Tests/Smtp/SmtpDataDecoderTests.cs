@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using ContentFilter.Protocols.Smtp;
+using ContentFilter.Testing.Smtp;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
@@ -42,55 +43,6 @@ public class SmtpDataDecoderTests
     {
         (byte[] o, bool e, byte[] r) = Decode(new[] { Encoding.Latin1.GetBytes(wire) });
         return (Encoding.Latin1.GetString(o), e, Encoding.Latin1.GetString(r));
-    }
-
-    /// <summary>SMTP dot-stuffing of a stored message as RFC 5321 §4.5.2 asks (a dot at the start of a CRLF line is doubled), plus the terminator.</summary>
-    internal static byte[] StuffAfterCrlf(byte[] message)
-    {
-        var o = new List<byte>();
-        bool lineStart = true;
-        for (int i = 0; i < message.Length; i++)
-        {
-            if (lineStart && message[i] == (byte)'.')
-            {
-                o.Add((byte)'.');
-            }
-            o.Add(message[i]);
-            lineStart = message[i] == (byte)'\n' && i > 0 && message[i - 1] == (byte)'\r';
-        }
-        if (!(message.Length == 0 || (message.Length >= 2 && message[^2] == '\r' && message[^1] == '\n')))
-        {
-            o.AddRange("\r\n"u8.ToArray());
-        }
-        o.AddRange(".\r\n"u8.ToArray());
-        return o.ToArray();
-    }
-
-    /// <summary>How Postfix's smtpd reads DATA (smtp_get: lines end at LF, all trailing CRs stripped, "." alone ends):
-    /// the number of LF-terminated lines read up to and including the first end-of-data line, or -1.</summary>
-    internal static int PostfixEndLine(byte[] wire)
-    {
-        int line = 0;
-        int start = 0;
-        for (int i = 0; i < wire.Length; i++)
-        {
-            if (wire[i] != (byte)'\n')
-            {
-                continue;
-            }
-            line++;
-            int end = i;
-            while (end > start && wire[end - 1] == (byte)'\r')
-            {
-                end--;
-            }
-            if (end - start == 1 && wire[start] == (byte)'.')
-            {
-                return line;
-            }
-            start = i + 1;
-        }
-        return -1;
     }
 
     [Fact]
@@ -167,9 +119,9 @@ public class SmtpDataDecoderTests
                 Assert.True(i > 0 && expected[i - 1] == (byte)'\r', $"bare LF stored at {i}");
             }
         }
-        byte[] reinjected = StuffAfterCrlf(expected);
+        byte[] reinjected = Downstream.StuffAfterCrlf(expected);
         int lines = reinjected.Count(b => b == (byte)'\n');
-        Assert.Equal(lines, PostfixEndLine(reinjected));
+        Assert.Equal(lines, Downstream.PostfixEndLine(reinjected));
     }
 
     [Fact]
@@ -236,7 +188,7 @@ public class SmtpDataDecoderTests
     public Property TryRead_StuffedCrlfMessage_RoundTripsExactly() =>
         Prop.ForAll(CrlfMessages(), Gen.Choose(1, 50).ToArbitrary(), (message, cut) =>
         {
-            byte[] wire = StuffAfterCrlf(message);
+            byte[] wire = Downstream.StuffAfterCrlf(message);
             (byte[] whole, bool e1, byte[] r1) = Decode(new[] { wire });
             (byte[] split, bool e2, byte[] r2) = Decode(Sequences.Cut(wire, cut, cut * 3, cut * 7));
             return e1 && e2 && r1.Length == 0 && r2.Length == 0 && whole.SequenceEqual(message) && split.SequenceEqual(message);
@@ -259,8 +211,8 @@ public class SmtpDataDecoderTests
             int firstEnd = text.IndexOf("\r\n.\r\n", StringComparison.Ordinal);
             int expectedRest = text.Length - (firstEnd + 5);
             bool noBareLf = !whole.Where((b, i) => b == (byte)'\n' && (i == 0 || whole[i - 1] != (byte)'\r')).Any();
-            byte[] reinjected = StuffAfterCrlf(whole);
-            bool downstreamSafe = PostfixEndLine(reinjected) == reinjected.Count(b => b == (byte)'\n');
+            byte[] reinjected = Downstream.StuffAfterCrlf(whole);
+            bool downstreamSafe = Downstream.PostfixEndLine(reinjected) == reinjected.Count(b => b == (byte)'\n');
             return ended && rest.Length == expectedRest && split.SequenceEqual(whole) && rest2.SequenceEqual(rest) && noBareLf && downstreamSafe;
         });
 }

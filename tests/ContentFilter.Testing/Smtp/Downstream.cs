@@ -1,9 +1,9 @@
-namespace ContentFilter.Frontends.Tests.SmtpProxy;
+namespace ContentFilter.Testing.Smtp;
 
 /// <summary>What the next hop would see: RFC 5321 dot-stuffing of the stored bytes, read the way Postfix's smtpd reads DATA.</summary>
-internal static class Downstream
+public static class Downstream
 {
-    /// <summary>Doubles a dot at the start of every CRLF line and appends the terminator.</summary>
+    /// <summary>SMTP dot-stuffing of a stored message as RFC 5321 §4.5.2 asks (a dot at the start of a CRLF line is doubled), plus the terminator.</summary>
     public static byte[] StuffAfterCrlf(byte[] message)
     {
         var o = new List<byte>();
@@ -25,7 +25,8 @@ internal static class Downstream
         return o.ToArray();
     }
 
-    /// <summary>Postfix smtp_get: lines end at LF, all trailing CRs stripped, a lone "." ends DATA. Returns the 1-based line of the first end, or -1.</summary>
+    /// <summary>How Postfix's smtpd reads DATA (smtp_get: lines end at LF, all trailing CRs stripped, "." alone ends):
+    /// the number of LF-terminated lines read up to and including the first end-of-data line, or -1.</summary>
     public static int PostfixEndLine(byte[] wire)
     {
         int line = 0;

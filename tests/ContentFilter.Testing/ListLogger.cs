@@ -1,12 +1,13 @@
 using Microsoft.Extensions.Logging;
 
-namespace ContentFilter.Frontends.Tests.Policy;
+namespace ContentFilter.Testing;
 
-/// <summary>Keeps log entries so tests can assert that trouble was logged clearly.</summary>
-internal sealed class ListLogger<T> : ILogger<T>
+/// <summary>Keeps log entries (thread-safe) so tests can assert that trouble was logged clearly.</summary>
+public sealed class ListLogger<T> : ILogger<T>
 {
     private readonly List<(LogLevel Level, EventId Id, string Message)> _entries = [];
 
+    /// <summary>A snapshot of the entries so far.</summary>
     public IReadOnlyList<(LogLevel Level, EventId Id, string Message)> Entries
     {
         get
@@ -18,10 +19,13 @@ internal sealed class ListLogger<T> : ILogger<T>
         }
     }
 
+    /// <inheritdoc />
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
+    /// <inheritdoc />
     public bool IsEnabled(LogLevel logLevel) => true;
 
+    /// <inheritdoc />
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
         lock (_entries)
