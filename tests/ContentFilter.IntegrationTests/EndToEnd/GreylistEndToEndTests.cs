@@ -70,4 +70,54 @@ public sealed class GreylistEndToEndTests
         string logs = chain.Filter.Diagnostics() + (File.Exists(chain.Filter.AuditFile) ? File.ReadAllText(chain.Filter.AuditFile) : "");
         Assert.Contains("spf pass", logs);
     }
+
+    [SkippableFact]
+    public async Task PassSpf_MilterGreylistAtRcpt_ClientAndHeloFromPostfixMacros_SpfPassAcceptedOthersDeferred()
+    {
+        Skip.IfNot(DnsmasqServer.CanStart, "needs dnsmasq and root");
+        PostfixInstance.SkipUnlessAvailable();
+        // include:%{h}: the pass needs the HELO name from the milter's HELO step, and the included record's ip4 the
+        // client address from its CONNECT step.
+        await using DnsmasqServer dns = await DnsmasqServer.StartAsync([
+            new("spf-pass.example", "v=spf1 include:%{h} -all"),
+            new("mta0.spf-pass.example", "v=spf1 ip4:127.0.0.1 -all"),
+            new("mta1.spf-pass.example", "v=spf1 ip4:192.0.2.1 -all"),
+        ]);
+        int milterPort = TestPaths.FreePorts(1)[0];
+        string milter = "127.0.0.1:" + milterPort.ToString(CultureInfo.InvariantCulture);
+        var options = new PostfixOptions();
+        options.MainCf.Add($"smtpd_milters = inet:{milter}");
+        options.MainCf.Add("milter_default_action = tempfail");
+        await using PostfixInstance postfix = await PostfixInstance.StartAsync(options);
+        await using var filter = new ContentFilterProcess(postfix.SmtpPort, ServiceSections.IsKnown);
+        string empty = Path.Combine(filter.RootDirectory, "whitelist-empty");
+        File.WriteAllText(empty, "");
+        filter
+            .Set("Listeners:milter", new JsonObject { ["Enabled"] = true, ["Endpoint"] = milter, ["Protocol"] = "Milter", ["Direction"] = "Inbound" })
+            .Set("Milter:GreylistAtRcpt", true)
+            .Set("Greylist:PassSpf", true)
+            .Set("Greylist:WhitelistClientFiles", new JsonArray(empty))
+            .Set("Greylist:WhitelistRecipientFiles", new JsonArray(empty))
+            .Set("Dns:Servers", new JsonArray($"{dns.Address}:{dns.Port}"));
+        await filter.StartAsync();
+
+        foreach (var (helo, expected) in new[] { ("mta0.spf-pass.example", 250), ("mta1.spf-pass.example", 450) })
+        {
+            var (client, greeting) = await RawSmtpClient.ConnectAsync(postfix.SmtpPort);
+            await using (client)
+            {
+                Assert.Equal(220, greeting.Code);
+                await client.EhloAsync(helo);
+                Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<alice@spf-pass.example>")).Code);
+                SmtpReply rcpt = await client.CommandAsync("RCPT TO:<user@dest.test>");
+                Assert.True(rcpt.Code == expected, $"HELO {helo}: {rcpt}\n{postfix.Diagnostics()}\n{filter.Diagnostics()}");
+                if (expected == 450)
+                {
+                    Assert.Contains("Greylisted", rcpt.Text);
+                }
+                await client.QuitAsync();
+            }
+        }
+        Assert.Contains("spf pass", filter.Diagnostics() + (File.Exists(filter.AuditFile) ? File.ReadAllText(filter.AuditFile) : ""));
+    }
 }
