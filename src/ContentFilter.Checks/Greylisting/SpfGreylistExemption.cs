@@ -24,11 +24,16 @@ public sealed class SpfGreylistExemption : IGreylistExemption
     /// <param name="dns">The service's resolver.</param>
     /// <param name="options">The <c>Spf</c> section (limits, timeout, receiver name).</param>
     /// <param name="time">Clock for the timeout and <c>%{t}</c>.</param>
-    public SpfGreylistExemption(IDnsResolver dns, SpfOptions options, TimeProvider time)
+    /// <param name="timeout">
+    /// Bound for one evaluation; default <see cref="SpfOptions.TimeoutMs"/>. The host passes a shorter one when the
+    /// door's own decision timeout is shorter, so that slow DNS ends as "not exempt" (greylisted) rather than as
+    /// no answer at all.
+    /// </param>
+    public SpfGreylistExemption(IDnsResolver dns, SpfOptions options, TimeProvider time, TimeSpan? timeout = null)
     {
         options.Validate();
         _time = time;
-        _timeout = TimeSpan.FromMilliseconds(options.TimeoutMs);
+        _timeout = timeout ?? TimeSpan.FromMilliseconds(options.TimeoutMs);
         string receiver = string.IsNullOrEmpty(options.ReceiverName) ? Environment.MachineName : options.ReceiverName;
         _evaluator = new SpfEvaluator(dns, options.Limits, time, receiver);
     }

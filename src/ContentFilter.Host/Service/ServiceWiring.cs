@@ -103,7 +103,7 @@ public static class ServiceWiring
     }
 
     /// <summary>The beyond-postgrey passes in the order the engine asks them: SPF pass (<c>PassSpf</c>), then FCrDNS (<c>FcrdnsDomains</c>).</summary>
-    /// <remarks>The SPF exemption evaluates with the <c>Spf</c> section's limits and timeout whether or not the SPF check itself is enabled.</remarks>
+    /// <remarks>The SPF exemption evaluates with the <c>Spf</c> section's limits whether or not the SPF check itself is enabled, within <c>Spf:TimeoutMs</c> and half of <c>Policy:DecisionTimeoutSeconds</c>.</remarks>
     private static IGreylistExemption[] GreylistExemptions(IServiceProvider sp, GreylistOptions grey, LoadedConfig config, string hostName)
     {
         var dns = sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>();
@@ -115,7 +115,11 @@ public static class ServiceWiring
             {
                 spf.ReceiverName = hostName;
             }
-            exemptions.Add(new SpfGreylistExemption(dns, spf, sp.GetRequiredService<TimeProvider>()));
+            // Within half the policy door's decision timeout: past that the door would answer nothing and Postfix
+            // would apply its default action; a slow SPF evaluation must end as "greylist as usual" instead.
+            var policy = config.Get<ContentFilter.Frontends.Policy.PolicySessionOptions>("Policy");
+            TimeSpan timeout = TimeSpan.FromMilliseconds(Math.Min(spf.TimeoutMs, policy.DecisionTimeoutSeconds * 1000 / 2));
+            exemptions.Add(new SpfGreylistExemption(dns, spf, sp.GetRequiredService<TimeProvider>(), timeout));
         }
         if (grey.FcrdnsDomains.Count > 0)
         {

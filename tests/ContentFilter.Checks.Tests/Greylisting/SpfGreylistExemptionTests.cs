@@ -82,6 +82,20 @@ public class SpfGreylistExemptionTests
         Assert.False(await pending.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task IsExempt_ExplicitTimeoutShorterThanSpfTimeout_Wins()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
+        var dns = new HangingDns();
+        var exemption = new SpfGreylistExemption(dns, new SpfOptions { TimeoutMs = 15_000 }, time, TimeSpan.FromSeconds(5));
+        Task<bool> pending = exemption.IsExemptAsync(Request, CancellationToken.None);
+        await dns.Asked.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.False(await pending.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     private sealed class HangingDns : IDnsResolver
     {
         public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
