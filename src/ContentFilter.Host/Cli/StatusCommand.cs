@@ -79,7 +79,7 @@ public static class StatusCommand
         }
         bool usesDns = config.Get<ContentFilter.Checks.Spf.SpfOptions>("Spf").Enabled || config.Get<ContentFilter.Checks.Dkim.DkimOptions>("Dkim").Verify
             || config.Get<ContentFilter.Checks.Dmarc.DmarcOptions>("Dmarc").Enabled || config.Get<ContentFilter.Checks.Arc.ArcOptions>("Arc").Verify
-            || grey.FcrdnsDomains.Count > 0;
+            || grey.PassSpf || grey.FcrdnsDomains.Count > 0;
         if (usesDns)
         {
             IDnsResolver dns = sp.GetRequiredService<IDnsResolver>();

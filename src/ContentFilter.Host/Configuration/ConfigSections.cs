@@ -57,9 +57,6 @@ public static class ConfigSections
         }
         switch (options)
         {
-            case ContentFilter.Checks.Greylisting.GreylistOptions { PassSpf: true }:
-                errors.Add($"{section}:PassSpf: the SPF exemption is not wired into the service yet; leave it false (FcrdnsDomains works)");
-                break;
             case ContentFilter.Frontends.Milter.MilterOptions m:
                 try
                 {

@@ -68,9 +68,7 @@ public static class ServiceWiring
         services.AddSingleton(sp => new GreylistEngine(
             grey,
             OpenGreylistStore(grey),
-            grey.FcrdnsDomains.Count > 0
-                ? new IGreylistExemption[] { new FcrdnsGreylistExemption(sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>(), grey.FcrdnsDomains) }
-                : Array.Empty<IGreylistExemption>(),
+            GreylistExemptions(sp, grey, config, hostName),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<GreylistEngine>>(),
             sp.GetRequiredService<IAuditSink>()));
@@ -102,6 +100,32 @@ public static class ServiceWiring
             TimeSpan.FromSeconds(s.Limits.CheckTimeoutSeconds),
             sp.GetRequiredService<ILogger<CheckPipeline>>());
         });
+    }
+
+    /// <summary>The beyond-postgrey passes in the order the engine asks them: SPF pass (<c>PassSpf</c>), then FCrDNS (<c>FcrdnsDomains</c>).</summary>
+    /// <remarks>The SPF exemption evaluates with the <c>Spf</c> section's limits whether or not the SPF check itself is enabled, within <c>Spf:TimeoutMs</c> and half of <c>Policy:DecisionTimeoutSeconds</c>.</remarks>
+    private static IGreylistExemption[] GreylistExemptions(IServiceProvider sp, GreylistOptions grey, LoadedConfig config, string hostName)
+    {
+        var dns = sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>();
+        var exemptions = new List<IGreylistExemption>();
+        if (grey.PassSpf)
+        {
+            var spf = config.Get<ContentFilter.Checks.Spf.SpfOptions>("Spf");
+            if (string.IsNullOrEmpty(spf.ReceiverName))
+            {
+                spf.ReceiverName = hostName;
+            }
+            // Within half the policy door's decision timeout: past that the door would answer nothing and Postfix
+            // would apply its default action; a slow SPF evaluation must end as "greylist as usual" instead.
+            var policy = config.Get<ContentFilter.Frontends.Policy.PolicySessionOptions>("Policy");
+            TimeSpan timeout = TimeSpan.FromMilliseconds(Math.Min(spf.TimeoutMs, policy.DecisionTimeoutSeconds * 1000 / 2));
+            exemptions.Add(new SpfGreylistExemption(dns, spf, sp.GetRequiredService<TimeProvider>(), timeout));
+        }
+        if (grey.FcrdnsDomains.Count > 0)
+        {
+            exemptions.Add(new FcrdnsGreylistExemption(dns, grey.FcrdnsDomains));
+        }
+        return exemptions.ToArray();
     }
 
     /// <summary>Opens the greylist store; a SQLite file's directory is created 0700 (triplets are private data).</summary>

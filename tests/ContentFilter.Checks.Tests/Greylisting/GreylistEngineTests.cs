@@ -43,6 +43,22 @@ public class GreylistEngineTests : IClassFixture<GreylistStoreFixture>
         Assert.Equal((GreylistAction.Defer, "new"), (other.Action, other.Reason));
     }
 
+    [Theory]
+    [InlineData("v=spf1 ip4:192.0.2.0/24 -all", "spf pass")]
+    [InlineData("v=spf1 -all", "new")]
+    public async Task SpfGreylistExemption_InEngine_PassesOnlyWhenSpfPasses(string record, string reason)
+    {
+        var time = new FakeTimeProvider(Start);
+        var dns = new ContentFilter.Testing.Daemons.DictionaryDnsResolver().AddTxt("example.com", record);
+        var spf = new SpfGreylistExemption(dns, new ContentFilter.Checks.Spf.SpfOptions { ReceiverName = "mx.test" }, time);
+        GreylistEngine engine = Engine(time, [spf]);
+
+        GreylistDecision decision = await engine.CheckAsync(Request, CancellationToken.None);
+
+        Assert.Equal(reason, decision.Reason);
+        Assert.Equal(reason == "new" ? GreylistAction.Defer : GreylistAction.Pass, decision.Action);
+    }
+
     [Fact]
     public async Task ExemptionThrows_ClientGreylisted()
     {

@@ -486,6 +486,7 @@ public sealed class MilterSessionTests
         Assert.Equal("192.0.2.7", first.ClientAddress.ToString());
         Assert.Equal("s@example.com", first.Sender);
         Assert.Equal("client.example.com", first.ClientName);
+        Assert.Equal("client.example.com", first.Helo); // the SPF exemption (Greylist:PassSpf) evaluates with it
         GreylistAuditRecord[] decisions = h.Audit.Greylist.ToArray();
         Assert.Equal(2, decisions.Length);
         Assert.Equal(("greylist", "new", "new@example.org", (double?)null), (decisions[0].Action, decisions[0].Reason, decisions[0].Recipient, decisions[0].DelaySeconds));

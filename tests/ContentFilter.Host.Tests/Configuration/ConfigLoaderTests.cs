@@ -145,6 +145,17 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_GreylistPassSpfAndFcrdnsDomains_AreAccepted()
+    {
+        LoadedConfig c = ConfigLoader.Load(Write("""{ "Greylist": { "PassSpf": true, "FcrdnsDomains": [ "bigsender.example" ] } }"""), NoEnvironment);
+
+        Assert.Empty(c.Errors);
+        var grey = c.Get<ContentFilter.Checks.Greylisting.GreylistOptions>("Greylist");
+        Assert.True(grey.PassSpf);
+        Assert.Equal(["bigsender.example"], grey.FcrdnsDomains);
+    }
+
+    [Fact]
     public void Load_MissingExplicitFile_IsAnError()
     {
         LoadedConfig c = ConfigLoader.Load(Path.Combine(_dir, "absent.json"), NoEnvironment);

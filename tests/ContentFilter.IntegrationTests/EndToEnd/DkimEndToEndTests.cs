@@ -18,6 +18,7 @@ namespace ContentFilter.IntegrationTests.EndToEnd;
 public sealed class DkimEndToEndTests
 {
     private const string DkimVerify = "/usr/bin/dkimverify";
+    private const string DkimSign = "/usr/bin/dkimsign";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     private static async Task<CommandResult> DkimverifyAsync(DnsmasqServer dns, byte[] message)
@@ -104,5 +105,55 @@ public sealed class DkimEndToEndTests
         string results = EndToEndMessages.Header(got, "Authentication-Results") ?? "";
         Assert.Contains("dkim=", results);
         Assert.Contains("test._domainkey.example.org", File.ReadAllText(dns.LogPath));
+    }
+
+    [SkippableFact]
+    public async Task PreSignedByPythonDkim_RelayedInbound_StillVerifiesAfterDeliveryAndOurAuthenticationResultsSaysPass()
+    {
+        Skip.IfNot(DnsmasqServer.CanStart && DnsmasqServer.CanWrapResolvConf, "needs dnsmasq, unshare and root");
+        Skip.IfNot(File.Exists(DkimVerify) && File.Exists(DkimSign), "python3-dkim (dkimsign, dkimverify) is not installed");
+        string keyDir = Directory.CreateTempSubdirectory("cf-e2e-presigned-").FullName;
+        try
+        {
+            // Signed elsewhere, before it reaches us: python3-dkim with simple/simple, so any byte change breaks it.
+            string keyFile = Path.Combine(keyDir, "pre.private");
+            string record;
+            using (DkimPrivateKey key = DkimPrivateKey.Generate(DkimAlgorithm.RsaSha256, 2048))
+            {
+                File.WriteAllText(keyFile, key.ExportPem());
+                record = key.DnsRecord();
+            }
+            byte[] unsigned = EndToEndMessages.Plain("Signer <signer@example.org>", "signed elsewhere", "<pre.1@example.org>",
+                "Hello,\r\n\r\nsigned  before it   left,\r\n.and a line starting with a dot.\r\n");
+            CommandResult signing = await ExternalCommand.RunAsync(DkimSign, ["--hcanon", "simple", "--bcanon", "simple", "pre", "example.org", keyFile], TimeSpan.FromSeconds(60), standardInput: unsigned);
+            Assert.True(signing.ExitCode == 0, signing.ToString());
+            byte[] signedMessage = Encoding.ASCII.GetBytes(signing.StandardOutput);
+            Assert.StartsWith("DKIM-Signature:", signing.StandardOutput);
+
+            await using DnsmasqServer dns = await DnsmasqServer.StartAsync([new("pre._domainkey.example.org", record)]);
+            CommandResult before = await DkimverifyAsync(dns, signedMessage);
+            Assert.True(before.ExitCode == 0, "the signed message does not verify before sending: " + before);
+
+            await using FilterChain chain = await FilterChain.StartAsync(configureFilter: f => f
+                .Set("Dkim:Verify", true)
+                .Set("Dns:Servers", new JsonArray($"{dns.Address}:{dns.Port}")));
+            await chain.SubmitAsync("signer@example.org", "user@dest.test", signedMessage);
+
+            byte[] got = Assert.Single(await chain.Postfix.WaitForDeliveriesAsync(1, Deadline));
+            await chain.Postfix.WaitForEmptyQueueAsync(Deadline);
+            DeliveryComparison c = DeliveredMessage.Compare(signedMessage, got, [.. DeliveredMessage.PostfixTraceFields, "Authentication-Results"]);
+            Assert.True(c.Intact, c.Problem + "\n" + chain.Diagnostics());
+
+            string results = EndToEndMessages.Header(got, "Authentication-Results") ?? "";
+            Assert.True(results.StartsWith("filter.test;", StringComparison.Ordinal) && results.Contains("dkim=pass", StringComparison.Ordinal) && results.Contains("header.d=example.org", StringComparison.Ordinal),
+                "our Authentication-Results: " + results + "\n" + chain.Diagnostics());
+
+            CommandResult after = await DkimverifyAsync(dns, EndToEndMessages.Crlf(got));
+            Assert.True(after.ExitCode == 0 && (after.StandardOutput + after.StandardError).Contains("signature ok", StringComparison.Ordinal), after.ToString());
+        }
+        finally
+        {
+            Directory.Delete(keyDir, recursive: true);
+        }
     }
 }

@@ -13,6 +13,7 @@ public sealed class ClamdFake : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private int _connections;
+    private int _disposed;
 
     /// <summary>Starts listening on 127.0.0.1, port 0.</summary>
     /// <param name="reply">Bytes to send after the upload's end chunk; null to never answer (and hold the connection).</param>
@@ -25,7 +26,10 @@ public sealed class ClamdFake : IAsyncDisposable
     }
 
     /// <summary>The address: <c>127.0.0.1:PORT</c>.</summary>
-    public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+    public string Address => $"127.0.0.1:{Port}";
+
+    /// <summary>The loopback port it listens on.</summary>
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
@@ -106,9 +110,13 @@ public sealed class ClamdFake : IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>Stops listening and closes every held connection; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stop.Cancel();
         _listener.Stop();
         await _loop.ConfigureAwait(false);

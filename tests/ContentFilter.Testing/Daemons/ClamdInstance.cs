@@ -63,7 +63,8 @@ public sealed class ClamdInstance : IAsyncDisposable
     /// <summary>Creates the instance folder and starts clamd.</summary>
     /// <param name="extraConfig">clamd.conf lines to add (e.g. <c>StreamMaxLength 1M</c>).</param>
     /// <param name="databaseSource">Folder of signature files; default <c>testdata/clamav</c> of the repository.</param>
-    public static async Task<ClamdInstance> StartAsync(string extraConfig = "", string? databaseSource = null)
+    /// <param name="tcpPort">The loopback TCP port; default a free one. Given, a real clamd can take over an address a fake held.</param>
+    public static async Task<ClamdInstance> StartAsync(string extraConfig = "", string? databaseSource = null, int? tcpPort = null)
     {
         string dir = System.IO.Directory.CreateTempSubdirectory("cf-clamd-").FullName;
         string db = Path.Combine(dir, "db");
@@ -72,7 +73,7 @@ public sealed class ClamdInstance : IAsyncDisposable
         {
             File.Copy(f, Path.Combine(db, Path.GetFileName(f)));
         }
-        var instance = new ClamdInstance(dir, FreeTcpPort(), extraConfig);
+        var instance = new ClamdInstance(dir, tcpPort ?? FreeTcpPort(), extraConfig);
         try
         {
             await instance.RestartAsync().ConfigureAwait(false);

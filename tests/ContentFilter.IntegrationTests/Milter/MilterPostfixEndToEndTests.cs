@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using ContentFilter.IntegrationTests.EndToEnd;
+using ContentFilter.IntegrationTests.Fixtures;
+using ContentFilter.Testing;
+using ContentFilter.Testing.Daemons;
+using ContentFilter.Testing.Smtp;
+
+namespace ContentFilter.IntegrationTests.Milter;
+
+/// <summary>
+/// The milter door for real: a private Postfix with <c>smtpd_milters</c> pointing at the contentfilter process's
+/// milter listener, which scans with a real clamd (the repository's test signatures) and a real spamd. Postfix
+/// delivers to its maildir itself; there is no content_filter and no reinjection in this deployment.
+/// </summary>
+public sealed class MilterPostfixEndToEndTests : IClassFixture<SpamdInstance>
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+    private readonly SpamdInstance _spamd;
+
+    public MilterPostfixEndToEndTests(SpamdInstance spamd) => _spamd = spamd;
+
+    private static async Task<SmtpReply> SendAsync(PostfixInstance postfix, byte[] message)
+    {
+        var (client, greeting) = await RawSmtpClient.ConnectAsync(postfix.SmtpPort);
+        await using (client)
+        {
+            Assert.Equal(220, greeting.Code);
+            await client.EhloAsync("client.example.org");
+            SmtpReply reply = await client.SendMailAsync("alice@example.org", ["user@dest.test"], message);
+            await client.QuitAsync();
+            return reply;
+        }
+    }
+
+    [SkippableFact]
+    public async Task PostfixSmtpdMilters_RealClamdAndSpamd_EicarRejectedAtEndOfData_GtubeTagged_CleanDeliveredWithOurHeaders()
+    {
+        Skip.IfNot(ClamdInstance.IsAvailable, "clamd not installed");
+        Skip.IfNot(SpamdInstance.IsAvailable, "spamd not installed");
+        PostfixInstance.SkipUnlessAvailable();
+        await _spamd.StartAsync();
+        await using ClamdInstance clamd = await ClamdInstance.StartAsync();
+
+        int milterPort = TestPaths.FreePorts(1)[0];
+        string milter = "127.0.0.1:" + milterPort.ToString(CultureInfo.InvariantCulture);
+        var options = new PostfixOptions();
+        options.MainCf.Add($"smtpd_milters = inet:{milter}");
+        options.MainCf.Add("milter_default_action = tempfail"); // a milter that is not there must not let mail through unscanned
+        options.MainCf.Add("milter_content_timeout = 60s");
+        await using PostfixInstance postfix = await PostfixInstance.StartAsync(options);
+        await using var filter = new ContentFilterProcess(postfix.SmtpPort, ServiceSections.IsKnown);
+        filter
+            .Set("Listeners:milter", new JsonObject { ["Enabled"] = true, ["Endpoint"] = milter, ["Protocol"] = "Milter", ["Direction"] = "Inbound" })
+            .Set("Antivirus:Enabled", true)
+            .Set("Antivirus:Servers", new JsonArray(clamd.UnixAddress))
+            .Set("Antivirus:Timeout", "00:00:20")
+            .Set("Spam:Enabled", true)
+            .Set("Spam:Servers", new JsonArray(_spamd.Address))
+            .Set("Verdict:SpamKillLevel", 2000)
+            .Set("Verdict:SpamTag2Level", 5);
+        await filter.StartAsync();
+
+        // EICAR: the milter's reject reaches the SMTP client as the reply to the final dot; nothing is queued.
+        SmtpReply infected = await SendAsync(postfix, EndToEndMessages.WithAttachment("invoice", "<m-eicar.1@example.org>", "invoice.txt", EndToEndMessages.Eicar));
+        Assert.True(infected.Code == 554 && infected.Text.Contains("5.7.1", StringComparison.Ordinal), $"EICAR: {infected}\n{postfix.Diagnostics()}\n{filter.Diagnostics()}");
+        Assert.Contains("ContentFilter-Test-EICAR", infected.Text);
+        await postfix.WaitForLogAsync(l => l.Contains("milter-reject: END-OF-MESSAGE", StringComparison.Ordinal) && l.Contains("5.7.1", StringComparison.Ordinal), Deadline, "Postfix to log the milter reject");
+
+        SmtpReply spam = await SendAsync(postfix, EndToEndMessages.Plain("Alice <alice@example.org>", "gtube", "<m-gtube.1@example.org>", "Buy now.\r\n" + EndToEndMessages.Gtube + "\r\n"));
+        Assert.True(spam.Code == 250, $"GTUBE: {spam}\n{filter.Diagnostics()}");
+        SmtpReply clean = await SendAsync(postfix, EndToEndMessages.WithAttachment("report", "<m-clean.1@example.org>", "report.txt", "quarterly numbers, nothing else"));
+        Assert.True(clean.Code == 250, $"clean: {clean}\n{filter.Diagnostics()}");
+
+        await postfix.WaitForDeliveriesAsync(2, Deadline);
+        await postfix.WaitForEmptyQueueAsync(Deadline);
+        Assert.Equal(2, postfix.DeliveredFiles().Count);
+        Assert.DoesNotContain(postfix.DeliveredFiles().Select(File.ReadAllBytes), m => EndToEndMessages.Header(m, "Message-ID") == "<m-eicar.1@example.org>");
+
+        byte[] tagged = EndToEndMessages.ByMessageId(postfix, "<m-gtube.1@example.org>");
+        string headers = string.Join('\n', EndToEndMessages.HeaderFields(tagged));
+        Assert.True(EndToEndMessages.Header(tagged, "X-Spam-Flag") == "YES", "GTUBE not flagged:\n" + headers + "\n" + filter.Diagnostics());
+        Assert.Contains("GTUBE", EndToEndMessages.Header(tagged, "X-Spam-Status") ?? "");
+        Assert.NotNull(EndToEndMessages.Header(tagged, "X-Spam-Score"));
+        Assert.Equal("***SPAM*** gtube", EndToEndMessages.Header(tagged, "Subject"));
+        Assert.Single(EndToEndMessages.HeaderFields(tagged), f => f.StartsWith("Subject:", StringComparison.OrdinalIgnoreCase));
+
+        byte[] delivered = EndToEndMessages.ByMessageId(postfix, "<m-clean.1@example.org>");
+        string? scanned = EndToEndMessages.Header(delivered, "X-Virus-Scanned");
+        Assert.True(scanned is not null && scanned.Contains("ContentFilter", StringComparison.Ordinal), $"X-Virus-Scanned: {scanned}\n" + string.Join('\n', EndToEndMessages.HeaderFields(delivered)));
+        Assert.Equal("NO", EndToEndMessages.Header(delivered, "X-Spam-Flag"));
+        Assert.StartsWith("No", EndToEndMessages.Header(delivered, "X-Spam-Status") ?? "");
+        Assert.Equal("report", EndToEndMessages.Header(delivered, "Subject"));
+
+        // One audit record per message, from the milter door.
+        IReadOnlyList<JsonObject> audit = await filter.WaitForAuditRecordsAsync(3, TimeSpan.FromSeconds(15));
+        JsonObject blocked = Assert.Single(audit, r => r["MessageId"]?.GetValue<string>() == "<m-eicar.1@example.org>");
+        Assert.Equal("Blocked", blocked["Disposition"]?.GetValue<string>());
+        Assert.StartsWith("INFECTED (ContentFilter-Test-EICAR", blocked["Category"]?.GetValue<string>());
+    }
+}
