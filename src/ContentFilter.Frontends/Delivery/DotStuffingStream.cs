@@ -4,17 +4,18 @@ using ContentFilter.Protocols.Smtp;
 namespace ContentFilter.Frontends.Delivery;
 
 /// <summary>A write-only stream that dot-stuffs what <see cref="Pipeline.Messages.OutgoingMessage.WriteAsync"/> writes and sends it.</summary>
-/// <remarks>Memory stays bounded: each chunk is stuffed into one reused buffer (at most 1.5 × the chunk) and sent at once.</remarks>
+/// <remarks>Memory stays bounded: each chunk is stuffed into the connection's reused buffer (at most 1.5 × the chunk) and sent at once.</remarks>
 internal sealed class DotStuffingStream : Stream
 {
     private readonly NextHopConnection _connection;
     private readonly TimeSpan _writeTimeout;
     private readonly SmtpDotStuffer _stuffer = new();
-    private readonly ArrayBufferWriter<byte> _buffer = new(96 * 1024);
+    private readonly ArrayBufferWriter<byte> _buffer;
 
     public DotStuffingStream(NextHopConnection connection, TimeSpan writeTimeout)
     {
         _connection = connection;
+        _buffer = connection.StuffingBuffer;
         _writeTimeout = writeTimeout;
     }
 
