@@ -114,7 +114,7 @@ public sealed class ChaosReport
     /// <summary>Invariant violations; empty when the run passed.</summary>
     public List<string> Problems { get; } = new();
 
-    /// <summary>True when nothing was lost or altered, no virus was delivered, every duplicate has a documented cause and the queues emptied.</summary>
+    /// <summary>True when nothing was lost or altered, no virus was delivered, every duplicate has a documented cause, the queues emptied and the spool is clean.</summary>
     public bool Passed => Problems.Count == 0;
 
     /// <summary>Duplicates of the documented kinds.</summary>
@@ -154,6 +154,10 @@ public sealed class ChaosReport
         if (Foreign.Count > 0)
         {
             Problems.Add($"{Foreign.Count} unexpected message(s) in the maildir (bounces?): {string.Join(" | ", Foreign.Take(3))}");
+        }
+        if (SpoolLeftovers > 0 && StillQueued == 0)
+        {
+            Problems.Add($"{SpoolLeftovers} spool file(s) left after every message was answered (a leak that keeps a full disk full)");
         }
         if (DkimPass != DkimChecked)
         {
