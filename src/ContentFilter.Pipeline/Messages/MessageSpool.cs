@@ -166,8 +166,18 @@ public sealed class MessageSpool : IAsyncDisposable, IDisposable
             return;
         }
         _disposed = true;
-        _file?.Dispose();
-        DeleteFile();
+        try
+        {
+            _file?.Dispose();
+        }
+        catch (IOException)
+        {
+            // See DisposeAsync: bytes a full disk refused are still buffered; the file goes anyway.
+        }
+        finally
+        {
+            DeleteFile();
+        }
     }
 
     /// <inheritdoc />
@@ -178,11 +188,23 @@ public sealed class MessageSpool : IAsyncDisposable, IDisposable
             return;
         }
         _disposed = true;
-        if (_file is not null)
+        try
         {
-            await _file.DisposeAsync().ConfigureAwait(false);
+            if (_file is not null)
+            {
+                await _file.DisposeAsync().ConfigureAwait(false);
+            }
         }
-        DeleteFile();
+        catch (IOException)
+        {
+            // After a failed write (disk full) the FileStream still buffers the bytes it could not write and retries
+            // them when closed, failing again. That message was already answered 4xx, and its file must go: a file
+            // left here would keep the disk full until the next restart's sweep.
+        }
+        finally
+        {
+            DeleteFile();
+        }
     }
 
     private void DeleteFile()
