@@ -11,15 +11,13 @@ namespace ContentFilter.Testing.Daemons;
 /// internet are needed (TESTKIT.md). clamd runs in the foreground as a child we started and is stopped by its pid.
 /// Ready means <c>zPING</c> on the unix socket answered <c>PONG</c> (about 0.1 s with a tiny database).
 /// </remarks>
-public sealed class ClamdInstance : IAsyncDisposable
+public sealed class ClamdInstance : DaemonProcess
 {
     private readonly string _extraConfig;
-    private Process? _process;
-    private readonly StringBuilder _output = new();
 
     private ClamdInstance(string directory, int port, string extraConfig)
+        : base(directory)
     {
-        Directory = directory;
         TcpPort = port;
         _extraConfig = extraConfig;
     }
@@ -29,9 +27,6 @@ public sealed class ClamdInstance : IAsyncDisposable
 
     /// <summary>The clamd binary.</summary>
     public static string ClamdPath { get; } = "/usr/sbin/clamd";
-
-    /// <summary>The temp folder holding config, database, socket and log.</summary>
-    public string Directory { get; }
 
     /// <summary>The unix socket path.</summary>
     public string SocketPath => Path.Combine(Directory, "clamd.sock");
@@ -45,20 +40,8 @@ public sealed class ClamdInstance : IAsyncDisposable
     /// <summary>The TCP address: <c>127.0.0.1:PORT</c>.</summary>
     public string TcpAddress => $"127.0.0.1:{TcpPort}";
 
-    /// <summary>True while the process runs.</summary>
-    public bool IsRunning => _process is { HasExited: false };
-
-    /// <summary>What clamd printed (for failure messages).</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    /// <inheritdoc />
+    protected override string Name => "clamd";
 
     /// <summary>Creates the instance folder and starts clamd.</summary>
     /// <param name="extraConfig">clamd.conf lines to add (e.g. <c>StreamMaxLength 1M</c>).</param>
@@ -108,70 +91,14 @@ public sealed class ClamdInstance : IAsyncDisposable
             {_extraConfig}
 
             """);
-        var psi = new ProcessStartInfo(ClamdPath)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var psi = new ProcessStartInfo(ClamdPath);
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(conf);
-        var process = new Process { StartInfo = psi };
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _process = process;
-
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"clamd exited with {process.ExitCode}: {Output}");
-            }
-            if (await PingAsync().ConfigureAwait(false))
-            {
-                return;
-            }
-            await Task.Delay(50).ConfigureAwait(false);
-        }
-        throw new TimeoutException("clamd did not answer PING within 30 s: " + Output);
-    }
-
-    /// <summary>Stops clamd (by our pid) and waits for it to exit.</summary>
-    public async Task StopAsync()
-    {
-        Process? p = _process;
-        if (p is null)
-        {
-            return;
-        }
-        _process = null;
-        if (!p.HasExited)
-        {
-            p.Kill(entireProcessTree: true);
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await p.WaitForExitAsync(cts.Token).ConfigureAwait(false);
-        }
-        p.Dispose();
+        await StartProcessAsync(psi, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private async Task<bool> PingAsync()
+    protected override async Task<bool> ProbeAsync()
     {
         try
         {
@@ -186,18 +113,6 @@ public sealed class ClamdInstance : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)
         {
             return false;
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_output)
-        {
-            _output.AppendLine(line);
         }
     }
 
