@@ -37,6 +37,8 @@ public sealed class SmtpProxyOptions
     public int MaxMailRcptLineLength { get; set; } = SmtpCommandLineReader.DefaultMaxMailRcptLineLength;
 
     /// <summary>Wait for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes). Default 300 s; then <c>421 4.4.2</c>.</summary>
+    /// <remarks>It bounds the whole command line, not each read (Postfix's <c>smtpd_per_record_deadline</c>), so a client
+    /// sending one byte at a time cannot hold the session.</remarks>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
     /// <summary>Wait for each read of DATA (RFC 5321 §4.5.3.2.6 "DATA block": 3 minutes). Default 300 s, above Postfix's

@@ -114,7 +114,7 @@ public sealed class LimitsSettings
     /// <summary>Header section bytes parsed for checks and edits. Default 1 MiB.</summary>
     public int MaxHeaderBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Seconds to wait for a command. Default 300 (RFC 5321 §4.5.3.2).</summary>
+    /// <summary>Seconds to wait for a whole command line, however slowly it arrives. Default 300 (RFC 5321 §4.5.3.2).</summary>
     public int CommandTimeoutSeconds { get; set; } = 300;
 
     /// <summary>Seconds to wait for each DATA read. Default 300 (above Postfix's smtp_data_xfer_timeout of 180 s, so Postfix gives up first).</summary>

@@ -204,6 +204,10 @@ public sealed class HostileCorpusTests(HostileService service, ITestOutputHelper
         {
             Assert.True(rssPeak < bound * MiB, $"{c}: RSS rose from {rssBefore / MiB} MiB to a peak of {rssPeak / MiB} MiB (bound {bound} MiB)");
         }
+        if (c.MaxRssGrowthMiB is int growth)
+        {
+            Assert.True(rssPeak - rssBefore < growth * MiB, $"{c}: RSS rose by {(rssPeak - rssBefore) / MiB} MiB, from {rssBefore / MiB} to {rssPeak / MiB} MiB (bound {growth} MiB)");
+        }
 
         // The door still serves a normal client, and the next hop got exactly what the case says.
         string marker = await service.SendCleanAsync(c.ToString());

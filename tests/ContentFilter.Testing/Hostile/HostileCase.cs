@@ -68,6 +68,9 @@ public sealed class HostileCase
     /// <summary>Bound on the service's resident memory while the case runs, MiB, or null.</summary>
     public int? MaxRssMiB => _spec["maxRssMiB"] is JsonNode n ? n.GetValue<int>() : null;
 
+    /// <summary>Bound on how far the service's resident memory may rise above where it was when the case began, MiB, or null.</summary>
+    public int? MaxRssGrowthMiB => _spec["maxRssGrowthMiB"] is JsonNode n ? n.GetValue<int>() : null;
+
     /// <summary>Milliseconds between bytes (or chunks) for a slow client, or null to send at once.</summary>
     public int? IntervalMs => _spec["recipe"]?["intervalMs"] is JsonNode n ? n.GetValue<int>() : null;
 
