@@ -50,12 +50,24 @@ public sealed partial class PolicySession : IConnectionHandler
         int served = 0;
         var requests = new List<PolicyRequest>(1);
         bool inRequest = false;
+        long requestStarted = 0;
         try
         {
             while (true)
             {
                 bool partial = inRequest;
-                timer.CancelAfter(TimeSpan.FromSeconds(partial ? _options.RequestTimeoutSeconds : _options.IdleTimeoutSeconds));
+                // RequestTimeoutSeconds bounds the whole request, not each read: a client sending a byte a second must
+                // not hold the connection.
+                TimeSpan wait = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds);
+                if (partial)
+                {
+                    wait = TimeSpan.FromSeconds(_options.RequestTimeoutSeconds) - _time.GetElapsedTime(requestStarted);
+                    if (wait <= TimeSpan.Zero)
+                    {
+                        wait = TimeSpan.FromTicks(1);
+                    }
+                }
+                timer.CancelAfter(wait);
                 ReadResult result;
                 try
                 {
@@ -99,6 +111,10 @@ public sealed partial class PolicySession : IConnectionHandler
                     return;
                 }
                 input.AdvanceTo(consumed, buffer.End);
+                if (pending && (!inRequest || requests.Count > 0))
+                {
+                    requestStarted = _time.GetTimestamp(); // a new request began in this read
+                }
                 inRequest = pending;
 
                 if (result.IsCompleted)

@@ -17,6 +17,9 @@ public sealed class SmtpProxyOptions
     /// <summary>Largest message accepted, in bytes after dot-unstuffing; advertised as <c>SIZE</c> (RFC 1870).
     /// Beyond it: <c>552 5.3.4 Message size exceeds fixed limit</c>. Default 52428800 (50 MiB), above Postfix's
     /// <c>message_size_limit</c> default 10240000 so everything Postfix accepted passes through.</summary>
+    /// <remarks>Past the limit the rest of DATA is read and discarded so the client hears 552 after its dot; a client
+    /// still sending at twice the limit hears 552 at once and is disconnected (an endless DATA ends there). Postfix
+    /// never gets that far: it sends <c>SIZE=</c> and hears 552 at MAIL.</remarks>
     public long MaxMessageSize { get; set; } = 50L * 1024 * 1024;
 
     /// <summary>Recipients per message; more get <c>452 4.5.3 Error: too many recipients</c> (RFC 5321 §4.5.3.1.10: at
@@ -34,11 +37,20 @@ public sealed class SmtpProxyOptions
     public int MaxMailRcptLineLength { get; set; } = SmtpCommandLineReader.DefaultMaxMailRcptLineLength;
 
     /// <summary>Wait for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes). Default 300 s; then <c>421 4.4.2</c>.</summary>
+    /// <remarks>It bounds the whole command line, not each read (Postfix's <c>smtpd_per_record_deadline</c>), so a client
+    /// sending one byte at a time cannot hold the session.</remarks>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
     /// <summary>Wait for each read of DATA (RFC 5321 §4.5.3.2.6 "DATA block": 3 minutes). Default 300 s, above Postfix's
     /// <c>smtp_data_xfer_timeout</c> (180 s) so the client gives up first.</summary>
     public TimeSpan DataTimeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>The whole DATA phase, from our 354 to the client's final dot. Default 1200 s; past it <c>421 4.4.2</c> and the
+    /// connection is closed (nothing delivered, Postfix retries).</summary>
+    /// <remarks><see cref="DataTimeout"/> bounds each read only, so without this a client trickling a byte now and then,
+    /// or sending without end, would hold its session (and one of <c>MaxSessions</c>) forever. 1200 s lets a 50 MiB
+    /// message through at about 44 KB/s.</remarks>
+    public TimeSpan DataDeadline { get; set; } = TimeSpan.FromSeconds(1200);
 
     /// <summary>Checks plus reinjection for one message. Default 480 s, inside Postfix's <c>smtp_data_done_timeout</c> (600 s);
     /// raise both together (FILTER_README's feed uses 1200 s).</summary>
@@ -71,9 +83,9 @@ public sealed class SmtpProxyOptions
         {
             errors.Add("MaxMailRcptLineLength must not be below MaxCommandLineLength");
         }
-        if (CommandTimeout <= TimeSpan.Zero || DataTimeout <= TimeSpan.Zero || MessageTimeout <= TimeSpan.Zero)
+        if (CommandTimeout <= TimeSpan.Zero || DataTimeout <= TimeSpan.Zero || DataDeadline <= TimeSpan.Zero || MessageTimeout <= TimeSpan.Zero)
         {
-            errors.Add("CommandTimeout, DataTimeout and MessageTimeout must be positive");
+            errors.Add("CommandTimeout, DataTimeout, DataDeadline and MessageTimeout must be positive");
         }
         if (MaxErrors < 1)
         {

@@ -167,6 +167,7 @@ public sealed partial class SmtpProxySession : IConnectionHandler
             {
                 Write(220, null, $"{_door._hostName} {(_door._lmtp ? "LMTP" : "ESMTP")} ContentFilter");
                 await FlushAsync().ConfigureAwait(false);
+                long? partialSince = null;
                 while (true)
                 {
                     bool idle = _state is SmtpState.Connected or SmtpState.Ready;
@@ -176,9 +177,28 @@ public sealed partial class SmtpProxySession : IConnectionHandler
                         await FlushAsync().ConfigureAwait(false);
                         return;
                     }
-                    ReadResult result = await ReadAsync(Options.CommandTimeout, stopOnShutdown: idle).ConfigureAwait(false);
+                    // CommandTimeout bounds the whole command line, not each read: a client sending a byte a second
+                    // must not hold the session (Postfix's smtpd_per_record_deadline).
+                    TimeSpan wait = Options.CommandTimeout;
+                    if (partialSince is long since)
+                    {
+                        wait -= _door._time.GetElapsedTime(since);
+                        if (wait <= TimeSpan.Zero)
+                        {
+                            wait = TimeSpan.FromTicks(1);
+                        }
+                    }
+                    ReadResult result = await ReadAsync(wait, stopOnShutdown: idle, reportedTimeout: Options.CommandTimeout).ConfigureAwait(false);
                     ReadOnlySequence<byte> buffer = result.Buffer;
-                    Next next = ProcessCommands(buffer, out SequencePosition consumed);
+                    Next next = ProcessCommands(buffer, out SequencePosition consumed, out int handled);
+                    if (handled > 0)
+                    {
+                        partialSince = buffer.Slice(consumed).IsEmpty ? null : _door._time.GetTimestamp();
+                    }
+                    else if (!buffer.IsEmpty)
+                    {
+                        partialSince ??= _door._time.GetTimestamp(); // inside a line (or discarding an overlong one)
+                    }
                     if (next == Next.Data)
                     {
                         _input.AdvanceTo(consumed); // bytes after DATA are message data: do not mark them examined
@@ -198,6 +218,7 @@ public sealed partial class SmtpProxySession : IConnectionHandler
                         {
                             return;
                         }
+                        partialSince = null;
                         continue;
                     }
                     if (result.IsCompleted)
@@ -219,18 +240,21 @@ public sealed partial class SmtpProxySession : IConnectionHandler
 
         // ---- command phase -------------------------------------------------------------------------------------
 
-        private Next ProcessCommands(ReadOnlySequence<byte> buffer, out SequencePosition consumed)
+        private Next ProcessCommands(ReadOnlySequence<byte> buffer, out SequencePosition consumed, out int handled)
         {
             var reader = new SequenceReader<byte>(buffer);
             Next next = Next.Continue;
+            handled = 0;
             while (next == Next.Continue)
             {
                 if (_lines.TryRead(ref reader, out ReadOnlySequence<byte> line, out SmtpError error))
                 {
+                    handled++;
                     next = HandleLine(line);
                 }
                 else if (error != SmtpError.None)
                 {
+                    handled++;
                     next = Refuse(error);
                 }
                 else
@@ -415,13 +439,15 @@ public sealed partial class SmtpProxySession : IConnectionHandler
             Envelope envelope = _envelope!;
             _decoder.Reset();
             bool oversize = false;
+            bool runaway = false;
             Exception? spoolError = null;
             MessageSpool spool = new(_door._spool, mailId);
+            using var deadline = new CancellationTokenSource(Options.DataDeadline, _door._time);
             try
             {
                 while (true)
                 {
-                    ReadResult result = await ReadAsync(Options.DataTimeout, stopOnShutdown: false).ConfigureAwait(false);
+                    ReadResult result = await ReadAsync(Options.DataTimeout, stopOnShutdown: false, deadline.Token).ConfigureAwait(false);
                     ReadOnlySequence<byte> buffer = result.Buffer;
                     var reader = new SequenceReader<byte>(buffer);
                     bool done = _decoder.TryRead(ref reader, _decoded);
@@ -438,6 +464,7 @@ public sealed partial class SmtpProxySession : IConnectionHandler
                         if (_decoder.DecodedLength > Options.MaxMessageSize)
                         {
                             oversize = true; // keep reading to the end of DATA, then answer 552
+                            runaway = _decoder.DecodedLength > Options.MaxMessageSize * 2 && !done;
                         }
                         else if (spoolError is null)
                         {
@@ -456,6 +483,12 @@ public sealed partial class SmtpProxySession : IConnectionHandler
                     {
                         break;
                     }
+                    if (runaway)
+                    {
+                        // Twice the limit and still no dot: answer now and hang up instead of discarding forever.
+                        Log.DataRunaway(Logger, _connection.Id, mailId, _decoder.DecodedLength, Options.MaxMessageSize);
+                        break;
+                    }
                     if (result.IsCompleted)
                     {
                         Log.ClientClosedInData(Logger, _connection.Id, mailId, _decoder.DecodedLength);
@@ -463,6 +496,13 @@ public sealed partial class SmtpProxySession : IConnectionHandler
                         return false;
                     }
                 }
+            }
+            catch (SessionClosedException ex)
+            {
+                // Timeout, DATA deadline: nothing was accepted, so no audit record; Postfix still has the message.
+                Log.DataAbandoned(Logger, _connection.Id, mailId, _decoder.DecodedLength, ex.Message);
+                await spool.DisposeAsync().ConfigureAwait(false);
+                throw;
             }
             catch
             {
@@ -498,7 +538,7 @@ public sealed partial class SmtpProxySession : IConnectionHandler
                 // The spool goes only after the reply was written (or the client vanished): Postfix held its copy until then.
                 await spool.DisposeAsync().ConfigureAwait(false);
             }
-            bool keepGoing = !finished.Close;
+            bool keepGoing = !finished.Close && !runaway;
             return keepGoing;
         }
 
@@ -673,17 +713,23 @@ public sealed partial class SmtpProxySession : IConnectionHandler
 
         private void Write(int code, string? enhanced, string text) => SmtpReplyWriter.Write(code, enhanced, text, _output);
 
-        private async ValueTask<ReadResult> ReadAsync(TimeSpan timeout, bool stopOnShutdown)
+        private async ValueTask<ReadResult> ReadAsync(TimeSpan timeout, bool stopOnShutdown, CancellationToken deadline = default, TimeSpan? reportedTimeout = null)
         {
             using var timer = new CancellationTokenSource(timeout, _door._time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, _aborted, stopOnShutdown ? _connection.Stopping : CancellationToken.None);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, _aborted, stopOnShutdown ? _connection.Stopping : deadline);
             try
             {
                 return await _input.ReadAsync(linked.Token).ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !_aborted.IsCancellationRequested)
+            {
+                Log.DataDeadlinePassed(Logger, _connection.Id, Options.DataDeadline.TotalSeconds);
+                await TryWriteFinalAsync(421, "4.4.2", $"{_door._hostName} Error: timeout exceeded, DATA took longer than {Options.DataDeadline.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s").ConfigureAwait(false);
+                throw new SessionClosedException("DATA deadline");
+            }
             catch (OperationCanceledException) when (timer.IsCancellationRequested && !_aborted.IsCancellationRequested)
             {
-                Log.Timeout(Logger, _connection.Id, _state.ToString(), timeout.TotalSeconds);
+                Log.Timeout(Logger, _connection.Id, _state.ToString(), (reportedTimeout ?? timeout).TotalSeconds);
                 await TryWriteFinalAsync(421, "4.4.2", $"{_door._hostName} Error: timeout exceeded").ConfigureAwait(false);
                 throw new SessionClosedException("timeout");
             }
@@ -738,7 +784,7 @@ public sealed partial class SmtpProxySession : IConnectionHandler
         [LoggerMessage(EventId = 2203, Level = LogLevel.Debug, Message = "SMTP session {Connection}: client closed the connection in state {State}")]
         public static partial void ClientClosed(ILogger logger, string connection, string state);
 
-        [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "SMTP session {Connection}: connection lost during DATA of {MailId} after {Bytes} bytes; Postfix keeps the message")]
+        [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "SMTP session {Connection}: connection lost during DATA of {MailId} after {Bytes} bytes; not delivered, no audit record, Postfix keeps the message")]
         public static partial void ClientClosedInData(ILogger logger, string connection, string mailId, long bytes);
 
         [LoggerMessage(EventId = 2205, Level = LogLevel.Information, Message = "Message {MailId}: {BareLf} bare LF stored as CRLF, {BareCr} bare CR kept")]
@@ -752,5 +798,14 @@ public sealed partial class SmtpProxySession : IConnectionHandler
 
         [LoggerMessage(EventId = 2208, Level = LogLevel.Debug, Message = "SMTP session {Connection} closed: {Reason}")]
         public static partial void SessionClosed(ILogger logger, string connection, string reason);
+
+        [LoggerMessage(EventId = 2209, Level = LogLevel.Warning, Message = "SMTP session {Connection}: DATA of {MailId} abandoned after {Bytes} bytes ({Reason}); not delivered, no audit record, Postfix keeps the message")]
+        public static partial void DataAbandoned(ILogger logger, string connection, string mailId, long bytes, string reason);
+
+        [LoggerMessage(EventId = 2210, Level = LogLevel.Warning, Message = "SMTP session {Connection}: DATA deadline of {Seconds} s passed, answered 421")]
+        public static partial void DataDeadlinePassed(ILogger logger, string connection, double seconds);
+
+        [LoggerMessage(EventId = 2211, Level = LogLevel.Warning, Message = "SMTP session {Connection}: DATA of {MailId} still coming after {Bytes} bytes (twice the {Limit}-byte limit); answered 552 and closed")]
+        public static partial void DataRunaway(ILogger logger, string connection, string mailId, long bytes, long limit);
     }
 }

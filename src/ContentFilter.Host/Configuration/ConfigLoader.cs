@@ -256,6 +256,7 @@ public static class ConfigLoader
         {
             ("Limits:CommandTimeoutSeconds", s.Limits.CommandTimeoutSeconds),
             ("Limits:DataTimeoutSeconds", s.Limits.DataTimeoutSeconds),
+            ("Limits:DataDeadlineSeconds", s.Limits.DataDeadlineSeconds),
             ("Limits:CheckTimeoutSeconds", s.Limits.CheckTimeoutSeconds),
             ("Limits:MessageTimeoutSeconds", s.Limits.MessageTimeoutSeconds),
             ("Limits:DrainTimeoutSeconds", s.Limits.DrainTimeoutSeconds),

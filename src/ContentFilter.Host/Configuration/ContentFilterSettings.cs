@@ -114,11 +114,15 @@ public sealed class LimitsSettings
     /// <summary>Header section bytes parsed for checks and edits. Default 1 MiB.</summary>
     public int MaxHeaderBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Seconds to wait for a command. Default 300 (RFC 5321 §4.5.3.2).</summary>
+    /// <summary>Seconds to wait for a whole command line, however slowly it arrives. Default 300 (RFC 5321 §4.5.3.2).</summary>
     public int CommandTimeoutSeconds { get; set; } = 300;
 
     /// <summary>Seconds to wait for each DATA read. Default 300 (above Postfix's smtp_data_xfer_timeout of 180 s, so Postfix gives up first).</summary>
     public int DataTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>Seconds for the whole DATA phase (354 to the final dot), however busy the client keeps it; past it
+    /// 421 4.4.2 and the connection is closed. Default 1200 (a 50 MiB message at about 44 KB/s).</summary>
+    public int DataDeadlineSeconds { get; set; } = 1200;
 
     /// <summary>Seconds from the end of DATA to our final reply: checks plus reinjection (amavis: 480). Must stay
     /// below Postfix's <c>smtp_data_done_timeout</c> for the feed (the snippet sets 1200 s). Default 480.</summary>

@@ -72,6 +72,7 @@ public static class DoorFactory
         MaxHeaderBytes = s.Limits.MaxHeaderBytes,
         CommandTimeout = TimeSpan.FromSeconds(s.Limits.CommandTimeoutSeconds),
         DataTimeout = TimeSpan.FromSeconds(s.Limits.DataTimeoutSeconds),
+        DataDeadline = TimeSpan.FromSeconds(s.Limits.DataDeadlineSeconds),
         MessageTimeout = TimeSpan.FromSeconds(s.Limits.MessageTimeoutSeconds),
     };
 }

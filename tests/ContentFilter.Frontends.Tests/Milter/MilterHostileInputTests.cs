@@ -230,7 +230,7 @@ public sealed class MilterHostileInputTests
         {
             dir = Path.GetDirectoryName(dir);
         }
-        string corpus = Path.Combine(dir ?? ".", "testdata", "milter", "hostile");
+        string corpus = Path.Combine(dir ?? ".", "testdata", "hostile", "milter");
         if (Directory.Exists(corpus))
         {
             foreach (string file in Directory.GetFiles(corpus, "*.bin").Order())
@@ -249,7 +249,7 @@ public sealed class MilterHostileInputTests
     [MemberData(nameof(CorpusFiles))]
     public async Task HostileCorpus_EachFileClosesWithLogLine(string file)
     {
-        Skip.If(file.Length == 0, "testdata/milter/hostile not found");
+        Skip.If(file.Length == 0, "testdata/hostile/milter not found");
         using var h = new MilterHarness(checks: [FakeCheck.Clean()]);
         (MilterTestClient client, Task session, _) = h.Connect();
 

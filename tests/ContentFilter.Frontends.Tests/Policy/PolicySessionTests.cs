@@ -242,31 +242,42 @@ public class PolicySessionTests
         Assert.Contains(log.Entries, e => e.Id.Id == 6102 && e.Message.Contains("middle of a request"));
     }
 
+    public static TheoryData<string> HostileCorpusCases => ContentFilter.Testing.Hostile.HostileCorpus.Names("policy");
+
+    /// <summary>The policy files of testdata/hostile (the same corpus the real service is run against), in-process:
+    /// no reply, a warning, the greylist never asked, the session over. Slow-client cases run on the fake clock.</summary>
     [Theory]
-    [InlineData("huge")]
-    [InlineData("binary")]
-    [InlineData("garbage")]
-    [InlineData("many")]
-    public async Task HostileInput_ClosedWithoutReply(string kind)
+    [MemberData(nameof(HostileCorpusCases))]
+    public async Task HostileCorpus_ClosedWithoutReply(string file)
     {
+        var hostile = ContentFilter.Testing.Hostile.HostileCorpus.Get("policy", file);
+        var time = new FakeTimeProvider();
         var greylist = new FakeGreylist((_, _) => Task.FromResult(Defer));
-        (PolicySession session, ListLogger<PolicySession> log) = Create(greylist);
+        // The service runs the corpus with these timeouts too.
+        (PolicySession session, ListLogger<PolicySession> log) = Create(greylist, time, new PolicySessionOptions { RequestTimeoutSeconds = 2, IdleTimeoutSeconds = 5 });
         await using var connection = new InMemoryConnection("policy");
         Task run = session.HandleAsync(connection.Context, CancellationToken.None);
 
-        byte[] input = kind switch
+        byte[] input = hostile.Payload();
+        if (hostile.IntervalMs is int interval)
         {
-            "huge" => System.Text.Encoding.ASCII.GetBytes("recipient=" + new string('a', 100_000)),
-            "binary" => [0x00, 0xFF, 0x10, 0x0A, 0x0A],
-            "garbage" => "GET / HTTP/1.0\r\n\r\n"u8.ToArray(),
-            _ => System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 1000).Select(i => $"a{i}=x\n"))),
-        };
-        await connection.SendAsync(input);
+            for (int i = 0; i < input.Length && !run.IsCompleted; i++)
+            {
+                await connection.SendAsync(input.AsMemory(i, 1));
+                await Task.Delay(2);
+                time.Advance(TimeSpan.FromMilliseconds(interval));
+            }
+        }
+        else
+        {
+            await connection.SendAsync(input);
+            await connection.CompleteClientAsync(); // a request without its end must not wait for more
+        }
 
         await run.WaitAsync(Wait);
         Assert.Null(await connection.ReadLineAsync());
         Assert.Empty(greylist.Asked);
-        Assert.Contains(log.Entries, e => e.Id.Id == 6101 && e.Message.Contains("bad request"));
+        Assert.Contains(log.Entries, e => e.Level >= LogLevel.Warning && e.Id.Id is >= 6100 and < 6200);
     }
 
     [Fact]
@@ -299,6 +310,31 @@ public class PolicySessionTests
         int seconds = await AdvanceUntilDoneAsync(time, run, 100);
 
         Assert.InRange(seconds, 100, 101);
+        Assert.Contains(log.Entries, e => e.Id.Id == 6104);
+    }
+
+    [Fact]
+    public async Task SlowRequest_ByteEveryTenSeconds_ClosedAfterRequestTimeoutNotPerRead()
+    {
+        var time = new FakeTimeProvider();
+        var greylist = new FakeGreylist((_, _) => Task.FromResult(Defer));
+        (PolicySession session, ListLogger<PolicySession> log) = Create(greylist, time);
+        await using var connection = new InMemoryConnection("policy");
+        Task run = session.HandleAsync(connection.Context, CancellationToken.None);
+        string request = Request();
+        int seconds = 0;
+        for (int i = 0; i < request.Length && !run.IsCompleted; i++)
+        {
+            await connection.SendAsync(request[i].ToString());
+            await Task.Delay(5);
+            time.Advance(TimeSpan.FromSeconds(10));
+            seconds += 10;
+            await Task.WhenAny(run, Task.Delay(10));
+        }
+
+        Assert.True(run.IsCompleted, "a byte every 10 s held the connection past the 100 s request timeout");
+        Assert.InRange(seconds, 100, 120);
+        Assert.Null(await connection.ReadLineAsync());
         Assert.Contains(log.Entries, e => e.Id.Id == 6104);
     }
 

@@ -40,6 +40,10 @@ internal sealed class ProxyHarness : IAsyncDisposable
 
     public string SpoolDirectory { get; }
 
+    public ContentFilter.Frontends.Tests.Policy.ListLogger<SmtpProxySession> Logger { get; } = new();
+
+    public bool Logged(int eventId) => Logger.Entries.Any(e => e.Id.Id == eventId);
+
     public ContentFilter.Pipeline.Policy.LocalDomains? LocalDomains { get; set; }
 
     public SpoolOptions Spool { get; set; }
@@ -47,7 +51,7 @@ internal sealed class ProxyHarness : IAsyncDisposable
     public SmtpProxySession CreateDoor()
     {
         var pipeline = new CheckPipeline(Checks, Array.Empty<IMessageFinisher>(), () => new VerdictPolicy(Policy), Time, TimeSpan.FromSeconds(30), NullLogger<CheckPipeline>.Instance);
-        return new SmtpProxySession(Options, Listener, pipeline, NextHop, Dsn, Quarantine, Audit, Spool, Time, NullLogger<SmtpProxySession>.Instance, LocalDomains);
+        return new SmtpProxySession(Options, Listener, pipeline, NextHop, Dsn, Quarantine, Audit, Spool, Time, Logger, LocalDomains);
     }
 
     /// <summary>Connects a client and reads the greeting.</summary>

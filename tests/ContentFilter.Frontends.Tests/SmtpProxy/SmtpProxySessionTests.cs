@@ -621,6 +621,156 @@ public class SmtpProxySessionTests
     }
 
     [Fact]
+    public async Task SlowClient_ByteEveryTenSecondsInACommand_421AfterCommandTimeout()
+    {
+        await using var h = new ProxyHarness();
+        ProxyHarness.Client c = await h.ConnectAsync();
+        Assert.StartsWith("250", await c.CommandAsync("EHLO x"));
+        Task<string> reply = c.ReadAsync();
+        string line = "NOOP " + new string('x', 60) + "\r\n";
+        int seconds = 0;
+        foreach (char ch in line)
+        {
+            if (reply.IsCompleted)
+            {
+                break;
+            }
+            await c.SendAsync(ch.ToString());
+            await Task.Delay(5);
+            h.Time.Advance(TimeSpan.FromSeconds(10));
+            seconds += 10;
+            await Task.WhenAny(reply, Task.Delay(10));
+            Assert.False(reply.IsCompleted && seconds < 300, $"answered after {seconds} s");
+        }
+        Assert.True(reply.IsCompleted, "a byte every 10 s kept the session past the 300 s command timeout");
+        Assert.InRange(seconds, 300, 320);
+        Assert.Equal("421 4.4.2 filter.test Error: timeout exceeded", await reply);
+        Assert.True(await c.IsClosedAsync());
+    }
+
+    [Fact]
+    public async Task SlowClient_PartialLineCompletedInTime_ThenTimerStartsAgain()
+    {
+        await using var h = new ProxyHarness();
+        ProxyHarness.Client c = await h.ConnectAsync();
+        Assert.StartsWith("250", await c.CommandAsync("EHLO x"));
+        await c.SendAsync("NO");
+        await Task.Delay(20);
+        h.Time.Advance(TimeSpan.FromSeconds(250));
+        Assert.Equal("250 2.0.0 Ok", await c.CommandAsync("OP"));
+        await c.SendAsync("NO");
+        await Task.Delay(20);
+        h.Time.Advance(TimeSpan.FromSeconds(250));
+        Assert.Equal("250 2.0.0 Ok", await c.CommandAsync("OP"));
+    }
+
+    [Fact]
+    public async Task EndlessData_DeadlinePasses_421AndClosedNotAuditedButLogged()
+    {
+        await using var h = new ProxyHarness();
+        ProxyHarness.Client c = await h.ConnectAsync();
+        await c.BeginAsync("a@example.org", "b@example.net");
+        await c.SendAsync("Subject: never ends\r\n\r\n");
+        Task<string> reply = c.ReadAsync();
+
+        // A busy client: a line every 100 s (each read well inside DataTimeout), never the final dot.
+        int seconds = 0;
+        while (!reply.IsCompleted && seconds < 3000)
+        {
+            Assert.False(seconds >= 1200 + 200, "no reply long after the DATA deadline");
+            await c.SendAsync("still sending\r\n");
+            await Task.Delay(5);
+            h.Time.Advance(TimeSpan.FromSeconds(100));
+            seconds += 100;
+            await Task.WhenAny(reply, Task.Delay(20));
+            if (seconds < 1200)
+            {
+                Assert.False(reply.IsCompleted, $"answered after only {seconds} s: {(reply.IsCompleted ? await reply : "")}");
+            }
+        }
+
+        Assert.Equal("421 4.4.2 filter.test Error: timeout exceeded, DATA took longer than 1200 s", await reply);
+        Assert.True(await c.IsClosedAsync());
+        await c.Session.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(h.NextHop.Delivered);
+        Assert.Empty(h.Audit.Records);
+        Assert.True(h.Logged(2210), "no deadline log line");
+        Assert.Contains(h.Logger.Entries, e => e.Id.Id == 2209 && e.Message.Contains("DATA deadline", StringComparison.Ordinal) && e.Message.Contains("not delivered", StringComparison.Ordinal));
+        await ProxyHarness.EventuallyAsync(h.SpoolIsEmpty, "spool file deleted");
+    }
+
+    [Fact]
+    public async Task EndlessData_ShorterConfiguredDeadline_Honoured()
+    {
+        await using var h = new ProxyHarness();
+        h.Options.DataDeadline = TimeSpan.FromSeconds(250);
+        ProxyHarness.Client c = await h.ConnectAsync();
+        await c.BeginAsync("a@example.org", "b@example.net");
+        await c.SendAsync("Subject: x\r\n\r\n");
+        Task<string> reply = c.ReadAsync();
+        for (int i = 0; i < 3 && !reply.IsCompleted; i++)
+        {
+            await c.SendAsync("more\r\n");
+            await Task.Delay(5);
+            h.Time.Advance(TimeSpan.FromSeconds(100));
+            await Task.WhenAny(reply, Task.Delay(50));
+        }
+        Assert.Equal("421 4.4.2 filter.test Error: timeout exceeded, DATA took longer than 250 s", await reply);
+        Assert.True(await c.IsClosedAsync());
+    }
+
+    [Fact]
+    public async Task RunawayData_TwiceTheSizeLimit_552AtOnceAndClosed()
+    {
+        await using var h = new ProxyHarness();
+        h.Options.MaxMessageSize = 10_240_000;
+        ProxyHarness.Client c = await h.ConnectAsync();
+        await c.BeginAsync("a@example.org", "b@example.net");
+        byte[] chunk = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat(new string('z', 998) + "\r\n", 1000)));
+        using var stop = new CancellationTokenSource();
+        long sent = 0;
+        Task sender = Task.Run(async () =>
+        {
+            await c.SendAsync("Subject: endless\r\n\r\n");
+            while (!stop.IsCancellationRequested)
+            {
+                await c.Connection.SendAsync(chunk);
+                Interlocked.Add(ref sent, chunk.Length);
+            }
+        });
+
+        string reply = await c.ReadAsync();
+        stop.Cancel();
+
+        Assert.Equal("552 5.3.4 Message size exceeds fixed limit", reply);
+        Assert.True(await c.IsClosedAsync());
+        await c.Session.WaitAsync(TimeSpan.FromSeconds(10));
+        await c.Connection.Context.Transport.Input.CompleteAsync(); // the session is gone: let the blocked sender finish
+        await sender.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.InRange(Interlocked.Read(ref sent), 2 * 10_240_000L, 2 * 10_240_000L + 4 * 1024 * 1024);
+        Assert.Empty(h.NextHop.Delivered);
+        AuditRecord a = Assert.Single(h.Audit.Records);
+        Assert.Equal("OVERSIZED", a.Category);
+        Assert.True(h.Logged(2211), "no log line for the runaway DATA");
+        await ProxyHarness.EventuallyAsync(h.SpoolIsEmpty, "spool file deleted");
+    }
+
+    [Fact]
+    public async Task ClientVanishesInData_OneClearLogLine()
+    {
+        await using var h = new ProxyHarness();
+        ProxyHarness.Client c = await h.ConnectAsync();
+        await c.BeginAsync("a@example.org", "b@example.net");
+        await c.SendAsync("Subject: x\r\n\r\nhalf a message");
+        await c.Connection.CompleteClientAsync();
+        await c.Session.WaitAsync(TimeSpan.FromSeconds(10));
+        var line = Assert.Single(h.Logger.Entries, e => e.Id.Id == 2204);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, line.Level);
+        Assert.Contains("not delivered, no audit record, Postfix keeps the message", line.Message);
+        Assert.Empty(h.Audit.Records);
+    }
+
+    [Fact]
     public async Task Shutdown_WhileIdle_421()
     {
         await using var h = new ProxyHarness();

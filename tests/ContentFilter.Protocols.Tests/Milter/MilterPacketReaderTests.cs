@@ -162,7 +162,7 @@ public sealed class MilterPacketReaderTests
     [SkippableFact]
     public void TryRead_HostileCorpusFiles_NeverThrow()
     {
-        string dir = Path.Combine(RepoRoot(), "testdata", "milter", "hostile");
+        string dir = Path.Combine(RepoRoot(), "testdata", "hostile", "milter");
         Skip.IfNot(Directory.Exists(dir));
         Assert.NotEmpty(Directory.GetFiles(dir, "*.bin"));
         foreach (string file in Directory.GetFiles(dir, "*.bin"))

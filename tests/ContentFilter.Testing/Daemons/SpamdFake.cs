@@ -8,7 +8,7 @@ namespace ContentFilter.Testing.Daemons;
 public sealed class SpamdFake : IAsyncDisposable
 {
     private readonly TcpListener _listener;
-    private readonly byte[]? _reply;
+    private volatile byte[]? _reply;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly List<byte[]> _requests = new();
@@ -21,6 +21,13 @@ public sealed class SpamdFake : IAsyncDisposable
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         _loop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>The bytes the next connection gets (null: never answer); change it between cases to reuse one fake.</summary>
+    public byte[]? Reply
+    {
+        get => _reply;
+        set => _reply = value;
     }
 
     /// <summary>The address: <c>127.0.0.1:PORT</c>.</summary>
@@ -99,11 +106,12 @@ public sealed class SpamdFake : IAsyncDisposable
                 {
                     _requests.Add(received.ToArray());
                 }
-                if (_reply is null)
+                byte[]? reply = _reply;
+                if (reply is null)
                 {
                     await Task.Delay(Timeout.Infinite, _stop.Token).ConfigureAwait(false);
                 }
-                await stream.WriteAsync(_reply, _stop.Token).ConfigureAwait(false);
+                await stream.WriteAsync(reply, _stop.Token).ConfigureAwait(false);
                 socket.Shutdown(SocketShutdown.Both);
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException)
