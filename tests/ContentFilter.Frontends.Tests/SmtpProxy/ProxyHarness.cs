@@ -40,7 +40,7 @@ internal sealed class ProxyHarness : IAsyncDisposable
 
     public string SpoolDirectory { get; }
 
-    public ContentFilter.Frontends.Tests.Policy.ListLogger<SmtpProxySession> Logger { get; } = new();
+    public ListLogger<SmtpProxySession> Logger { get; } = new();
 
     public bool Logged(int eventId) => Logger.Entries.Any(e => e.Id.Id == eventId);
 
