@@ -3,15 +3,20 @@ using ContentFilter.Pipeline.Checks;
 using ContentFilter.Pipeline.Verdicts;
 using Microsoft.Extensions.Logging;
 using MimeKit;
+using MimeKit.IO;
+using MimeKit.IO.Filters;
+using MimeKit.Utils;
 
 namespace ContentFilter.Checks.Banned;
 
 /// <summary>The <c>banned</c> check: attachment names, declared types, executable content and names inside zips.</summary>
 /// <remarks>
-/// <para>MIME is parsed by MimeKit straight from the spool stream in persistent mode, so part bodies are not copied;
-/// only zip archives are decoded, into a buffer bounded by <see cref="BannedContentOptions.MaxArchiveBytes"/> that is
-/// shared by the whole message (a zip bomb or a zip that contains itself ends at that limit or at
-/// <see cref="BannedContentOptions.MaxArchiveDepth"/>). Names come from <c>Content-Disposition: filename</c> and
+/// <para>MIME is read as a stream of events by MimeKit's <see cref="MimeReader"/> straight from the spool: no MIME
+/// tree is built, so memory stays flat however many parts or header bytes a message has, and reading stops at
+/// <see cref="BannedContentOptions.MaxParts"/>. Of each part only the type, the name and, where needed, the first two
+/// decoded bytes are kept; only zip archives are decoded whole, into a buffer bounded by
+/// <see cref="BannedContentOptions.MaxArchiveBytes"/> that is shared by the whole message (a zip bomb or a zip that
+/// contains itself ends at that limit or at <see cref="BannedContentOptions.MaxArchiveDepth"/>). Names come from <c>Content-Disposition: filename</c> and
 /// <c>Content-Type: name</c>, RFC 2231 and RFC 2047 decoded by MimeKit.</para>
 /// <para>Malformed input never throws past this check: a parse failure becomes a Skipped result with the reason,
 /// and a limit reached is noted in <see cref="CheckResult.Detail"/>. Offending names are listed amavis style:
@@ -41,9 +46,12 @@ public sealed partial class BannedContentCheck : ICheck
         var state = new ScanState();
         try
         {
-            var parser = new MimeParser(new ParserOptions { MaxMimeDepth = _options.MaxMimeDepth }, stream, MimeFormat.Entity, persistent: true);
-            MimeMessage message = await parser.ParseMessageAsync(cancellationToken).ConfigureAwait(false);
-            Walk(message.Body, 0, state, cancellationToken);
+            var reader = new PartReader(this, state, stream);
+            await reader.ReadMessageAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PartLimitReached)
+        {
+            state.Notes.Add($"more than {_options.MaxParts} MIME parts; rest not inspected");
         }
         catch (OperationCanceledException)
         {
@@ -73,77 +81,111 @@ public sealed partial class BannedContentCheck : ICheck
         };
     }
 
-    private void Walk(MimeEntity? entity, int depth, ScanState state, CancellationToken cancellationToken)
+    /// <summary>Checks a part's name and declared type; says what of its content must be seen.</summary>
+    private Leaf BeginLeaf(ContentType contentType, Header? disposition, Header? transferEncoding, ScanState state)
     {
-        if (entity is null)
+        string? fileName = null;
+        if (disposition is not null && ContentDisposition.TryParse(ParserOptions.Default, disposition.RawValue, out ContentDisposition? parsed))
         {
-            return;
+            fileName = parsed.FileName;
         }
-        cancellationToken.ThrowIfCancellationRequested();
-        if (++state.Parts > _options.MaxParts)
-        {
-            state.Notes.Add($"more than {_options.MaxParts} MIME parts; rest not inspected");
-            return;
-        }
-        if (depth > _options.MaxMimeDepth)
-        {
-            state.Notes.Add($"MIME nesting deeper than {_options.MaxMimeDepth}; not inspected");
-            return;
-        }
-        switch (entity)
-        {
-            case Multipart multipart:
-                foreach (MimeEntity child in multipart)
-                {
-                    Walk(child, depth + 1, state, cancellationToken);
-                }
-                break;
-            case MessagePart { Message: not null } rfc822:
-                Walk(rfc822.Message.Body, depth + 1, state, cancellationToken);
-                break;
-            case MimePart part:
-                InspectPart(part, state, cancellationToken);
-                break;
-        }
-    }
-
-    private void InspectPart(MimePart part, ScanState state, CancellationToken cancellationToken)
-    {
-        string? fileName = part.FileName;
-        string shown = string.IsNullOrEmpty(fileName) ? $"part {state.Parts} ({part.ContentType.MimeType})" : fileName;
-        string? reason = _rules.CheckName(fileName) ?? _rules.CheckType(part.ContentType.MimeType);
+        fileName ??= contentType.Name;
+        string mimeType = contentType.MimeType;
+        string shown = string.IsNullOrEmpty(fileName) ? $"part {state.Parts} ({mimeType})" : fileName;
+        string? reason = _rules.CheckName(fileName) ?? _rules.CheckType(mimeType);
         if (reason is not null)
         {
             state.Offending.Add((shown, reason));
         }
+        bool isZip = IsZip(fileName, mimeType) && _options.InspectArchives;
+        bool wantsHead = _options.DetectExecutables && (reason is null || isZip);
+        if (!isZip && !wantsHead)
+        {
+            return new Leaf(shown, reason, null, isZip: false, wantsHead: false);
+        }
+        ContentEncoding encoding = ContentEncoding.Default;
+        if (transferEncoding is not null)
+        {
+            MimeUtils.TryParse(transferEncoding.Value, out encoding);
+        }
+        IMimeFilter? decoder = encoding is ContentEncoding.Base64 or ContentEncoding.QuotedPrintable or ContentEncoding.UUEncode
+            ? DecoderFilter.Create(encoding)
+            : null;
+        return new Leaf(shown, reason, decoder, isZip, wantsHead);
+    }
 
-        bool isZip = IsZip(fileName, part.ContentType.MimeType);
-        if (part.Content is null || (!_options.DetectExecutables && !(isZip && _options.InspectArchives)))
+    /// <summary>Takes raw (encoded) content bytes of the current part.</summary>
+    private void LeafContent(Leaf leaf, byte[] raw, int start, int count, ScanState state)
+    {
+        if (leaf.Done)
         {
             return;
         }
-
-        // Decode only as much as needed: two bytes for the executable test, a bounded buffer for a zip.
-        using Stream decoded = part.Content.Open();
-        if (!isZip || !_options.InspectArchives)
+        byte[] data = raw;
+        int index = start;
+        int length = count;
+        if (leaf.Decoder is not null)
         {
-            if (reason is null && _options.DetectExecutables && StartsWithMz(decoded))
+            data = leaf.Decoder.Filter(raw, start, count, out index, out length);
+        }
+        LeafDecoded(leaf, data.AsSpan(index, length), state);
+    }
+
+    private void LeafDecoded(Leaf leaf, ReadOnlySpan<byte> decoded, ScanState state)
+    {
+        if (decoded.IsEmpty || leaf.Done)
+        {
+            return;
+        }
+        if (!leaf.IsZip)
+        {
+            // Only the first two bytes matter (MZ); the rest of the part is not even decoded.
+            while (leaf.HeadLength < 2 && !decoded.IsEmpty)
             {
-                state.Offending.Add((shown, "executable content (MZ header)"));
+                leaf.Head[leaf.HeadLength++] = decoded[0];
+                decoded = decoded[1..];
+            }
+            leaf.Done = leaf.HeadLength == 2;
+            return;
+        }
+        state.ArchiveBytes += decoded.Length;
+        if (state.ArchiveBytes > _options.MaxArchiveBytes)
+        {
+            state.Notes.Add($"{leaf.Shown}: archive byte budget of {_options.MaxArchiveBytes} used up; not inspected further");
+            leaf.Archive = null;
+            leaf.Done = true;
+            return;
+        }
+        (leaf.Archive ??= new MemoryStream()).Write(decoded);
+    }
+
+    /// <summary>The part's content ended: the executable test and the archive walk.</summary>
+    private void EndLeaf(Leaf leaf, ScanState state, CancellationToken cancellationToken)
+    {
+        if (leaf.Decoder is not null && !leaf.Done)
+        {
+            byte[] rest = leaf.Decoder.Flush([], 0, 0, out int index, out int length);
+            LeafDecoded(leaf, rest.AsSpan(index, length), state);
+        }
+        if (!leaf.IsZip)
+        {
+            if (leaf.WantsHead && leaf.HeadLength == 2 && leaf.Head[0] == (byte)'M' && leaf.Head[1] == (byte)'Z')
+            {
+                state.Offending.Add((leaf.Shown, "executable content (MZ header)"));
             }
             return;
         }
-        MemoryStream? archive = ReadBounded(decoded, state, shown);
-        if (archive is null)
+        if (leaf.Archive is not { } archive || leaf.Done)
         {
             return;
         }
-        if (reason is null && _options.DetectExecutables && StartsWithMz(archive))
+        archive.Position = 0;
+        if (leaf.Reason is null && _options.DetectExecutables && StartsWithMz(archive))
         {
-            state.Offending.Add((shown, "executable content (MZ header)"));
+            state.Offending.Add((leaf.Shown, "executable content (MZ header)"));
         }
         archive.Position = 0;
-        InspectZip(archive, shown, 1, state, cancellationToken);
+        InspectZip(archive, leaf.Shown, 1, state, cancellationToken);
     }
 
     private void InspectZip(MemoryStream data, string path, int depth, ScanState state, CancellationToken cancellationToken)
@@ -247,6 +289,118 @@ public sealed partial class BannedContentCheck : ICheck
         (fileName is not null && BannedNameRules.Normalize(fileName).EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
         || string.Equals(mimeType, "application/zip", StringComparison.OrdinalIgnoreCase)
         || string.Equals(mimeType, "application/x-zip-compressed", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>What is being learnt about the leaf part being read.</summary>
+    private sealed class Leaf(string shown, string? reason, IMimeFilter? decoder, bool isZip, bool wantsHead)
+    {
+        public string Shown { get; } = shown;
+
+        public string? Reason { get; } = reason;
+
+        public IMimeFilter? Decoder { get; } = decoder;
+
+        public bool IsZip { get; } = isZip;
+
+        public bool WantsHead { get; } = wantsHead;
+
+        public byte[] Head { get; } = new byte[2];
+
+        public int HeadLength { get; set; }
+
+        public MemoryStream? Archive { get; set; }
+
+        /// <summary>Nothing more of this part's content is needed.</summary>
+        public bool Done { get; set; } = !isZip && !wantsHead;
+    }
+
+    /// <summary>Ends reading at <see cref="BannedContentOptions.MaxParts"/>.</summary>
+    private sealed class PartLimitReached : Exception
+    {
+    }
+
+    /// <summary>MimeKit's event reader: keeps the last header block's Content-Disposition and -Transfer-Encoding and hands each part to the check.</summary>
+    private sealed class PartReader(BannedContentCheck check, ScanState state, Stream stream)
+        : MimeReader(new ParserOptions { MaxMimeDepth = check._options.MaxMimeDepth }, stream, MimeFormat.Entity)
+    {
+        private Header? _disposition;
+        private Header? _transferEncoding;
+        private Leaf? _leaf;
+        private int _depth;
+
+        protected override void OnHeadersBegin(long beginOffset, int beginLineNumber, CancellationToken cancellationToken)
+        {
+            _disposition = null;
+            _transferEncoding = null;
+        }
+
+        protected override void OnHeaderRead(Header header, int beginLineNumber, CancellationToken cancellationToken)
+        {
+            if (header.Id == HeaderId.ContentDisposition)
+            {
+                _disposition = header;
+            }
+            else if (header.Id == HeaderId.ContentTransferEncoding)
+            {
+                _transferEncoding = header;
+            }
+        }
+
+        protected override void OnMultipartBegin(ContentType contentType, long beginOffset, int beginLineNumber, CancellationToken cancellationToken)
+        {
+            Count(cancellationToken);
+            _depth++;
+        }
+
+        protected override void OnMultipartEnd(ContentType contentType, long beginOffset, int beginLineNumber, long headersEndOffset, long endOffset, int lines, CancellationToken cancellationToken) =>
+            _depth--;
+
+        protected override void OnMessagePartBegin(ContentType contentType, long beginOffset, int beginLineNumber, CancellationToken cancellationToken)
+        {
+            Count(cancellationToken);
+            _depth++;
+        }
+
+        protected override void OnMessagePartEnd(ContentType contentType, long beginOffset, int beginLineNumber, long headersEndOffset, long endOffset, int lines, CancellationToken cancellationToken) =>
+            _depth--;
+
+        protected override void OnMimePartBegin(ContentType contentType, long beginOffset, int beginLineNumber, CancellationToken cancellationToken)
+        {
+            Count(cancellationToken);
+            if (_depth > check._options.MaxMimeDepth)
+            {
+                state.Notes.Add($"MIME nesting deeper than {check._options.MaxMimeDepth}; not inspected");
+                _leaf = null;
+                return;
+            }
+            _leaf = check.BeginLeaf(contentType, _disposition, _transferEncoding, state);
+        }
+
+        protected override void OnMimePartContentRead(byte[] content, int startIndex, int count, CancellationToken cancellationToken)
+        {
+            if (_leaf is { Done: false } leaf)
+            {
+                check.LeafContent(leaf, content, startIndex, count, state);
+            }
+        }
+
+        protected override void OnMimePartEnd(ContentType contentType, long beginOffset, int beginLineNumber, long headersEndOffset, long endOffset, int lines, CancellationToken cancellationToken)
+        {
+            if (_leaf is { } leaf)
+            {
+                _leaf = null;
+                check.EndLeaf(leaf, state, cancellationToken);
+            }
+        }
+
+        private void Count(CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (++state.Parts > check._options.MaxParts)
+            {
+                throw new PartLimitReached();
+            }
+        }
+    }
 
     private sealed class ScanState
     {

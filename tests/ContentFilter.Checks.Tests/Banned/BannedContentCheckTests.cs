@@ -165,6 +165,48 @@ public class BannedContentCheckTests
         Assert.NotEqual(CheckStatus.Failed, r.Status);
     }
 
+    [Fact]
+    public async Task Run_MorePartsThanTheLimit_StopsThereWithANote()
+    {
+        // Reading ends at MaxParts: what lies beyond is not looked at (and costs no memory).
+        var sb = new StringBuilder("Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+        for (int i = 0; i < 50; i++)
+        {
+            string name = i == 40 ? "late.exe" : $"p{i}.txt";
+            sb.Append($"--b\r\nContent-Type: text/plain; name=\"{name}\"\r\n\r\nx\r\n");
+        }
+        sb.Append("--b--\r\n");
+        BannedContentResult limited = await RunAsync(sb.ToString(), new BannedContentOptions { MaxParts = 10 });
+        Assert.Equal(CheckStatus.Ok, limited.Status);
+        Assert.Contains("more than 10 MIME parts", limited.Detail);
+
+        BannedContentResult all = await RunAsync(sb.ToString());
+        Assert.Equal(new[] { "late.exe" }, all.Offending);
+    }
+
+    [Fact]
+    public async Task Run_ExeInAForwardedMessage_Banned()
+    {
+        string inner = TestMessage.WithAttachment("tool.scr", Encoding.ASCII.GetBytes("x"));
+        string msg = "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+            + "--outer\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--outer--\r\n";
+        BannedContentResult r = await RunAsync(msg);
+        Assert.Equal(new[] { "tool.scr" }, r.Offending);
+    }
+
+    [Theory]
+    [InlineData("quoted-printable", "MZ=90=00=00rest")]
+    [InlineData("base64", "TVqQAAMAAAAEAAAA")]
+    [InlineData("7bit", "MZ rest")]
+    public async Task Run_MzUnderAnyTransferEncoding_Banned(string encoding, string body)
+    {
+        string msg = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: image/jpeg; name=\"cat.jpg\"\r\n"
+            + $"Content-Transfer-Encoding: {encoding}\r\n\r\n{body}\r\n--b--\r\n";
+        BannedContentResult r = await RunAsync(msg);
+        Assert.Equal(new[] { "cat.jpg" }, r.Offending);
+        Assert.Contains("MZ", r.Detail);
+    }
+
     [SkippableTheory]
     [InlineData("zip1.eml", true)]
     [InlineData("zip3.eml", true)]
