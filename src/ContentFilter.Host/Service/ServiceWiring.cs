@@ -103,10 +103,19 @@ public static class ServiceWiring
     }
 
     /// <summary>The beyond-postgrey passes in the order the engine asks them: SPF pass (<c>PassSpf</c>), then FCrDNS (<c>FcrdnsDomains</c>).</summary>
-    /// <remarks>The SPF exemption evaluates with the <c>Spf</c> section's limits whether or not the SPF check itself is enabled, within <c>Spf:TimeoutMs</c> and half of <c>Policy:DecisionTimeoutSeconds</c>.</remarks>
+    /// <remarks>
+    /// The SPF exemption evaluates with the <c>Spf</c> section's limits whether or not the SPF check itself is enabled,
+    /// within <c>Spf:TimeoutMs</c>. The passes that are on share half of <c>Policy:DecisionTimeoutSeconds</c> (they run
+    /// one after the other): past the decision timeout the door would answer nothing and Postfix would apply its
+    /// default action, so slow DNS must end as "greylist as usual" with time left for the store.
+    /// </remarks>
     private static IGreylistExemption[] GreylistExemptions(IServiceProvider sp, GreylistOptions grey, LoadedConfig config, string hostName)
     {
         var dns = sp.GetRequiredService<ContentFilter.Checks.Dns.IDnsResolver>();
+        var time = sp.GetRequiredService<TimeProvider>();
+        var policy = config.Get<ContentFilter.Frontends.Policy.PolicySessionOptions>("Policy");
+        int passes = (grey.PassSpf ? 1 : 0) + (grey.FcrdnsDomains.Count > 0 ? 1 : 0);
+        int shareMs = passes == 0 ? 0 : policy.DecisionTimeoutSeconds * 1000 / 2 / passes;
         var exemptions = new List<IGreylistExemption>();
         if (grey.PassSpf)
         {
@@ -115,15 +124,11 @@ public static class ServiceWiring
             {
                 spf.ReceiverName = hostName;
             }
-            // Within half the policy door's decision timeout: past that the door would answer nothing and Postfix
-            // would apply its default action; a slow SPF evaluation must end as "greylist as usual" instead.
-            var policy = config.Get<ContentFilter.Frontends.Policy.PolicySessionOptions>("Policy");
-            TimeSpan timeout = TimeSpan.FromMilliseconds(Math.Min(spf.TimeoutMs, policy.DecisionTimeoutSeconds * 1000 / 2));
-            exemptions.Add(new SpfGreylistExemption(dns, spf, sp.GetRequiredService<TimeProvider>(), timeout));
+            exemptions.Add(new SpfGreylistExemption(dns, spf, time, TimeSpan.FromMilliseconds(Math.Min(spf.TimeoutMs, shareMs))));
         }
         if (grey.FcrdnsDomains.Count > 0)
         {
-            exemptions.Add(new FcrdnsGreylistExemption(dns, grey.FcrdnsDomains));
+            exemptions.Add(new FcrdnsGreylistExemption(dns, grey.FcrdnsDomains, time, TimeSpan.FromMilliseconds(shareMs)));
         }
         return exemptions.ToArray();
     }

@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace ContentFilter.Testing.Daemons;
 
-/// <summary>A private dnsmasq serving only the TXT (and A) records a test gives it, on a random loopback address.</summary>
+/// <summary>A private dnsmasq serving only the TXT, PTR and A/AAAA records a test gives it (<see cref="DnsmasqRecords"/>), on a random loopback address.</summary>
 /// <remarks>
 /// TESTKIT.md "DNS for DKIM/SPF/DMARC tests": <c>--no-resolv --no-hosts --bind-interfaces</c>, nothing is forwarded,
 /// so a test can never leak a query off the machine; <c>--local=/#/</c> makes every unknown name NXDOMAIN, as real DNS would answer. It listens on port 53 of a random 127.x.y.z address, because
@@ -47,21 +46,22 @@ public sealed class DnsmasqServer : IAsyncDisposable
     public static bool CanWrapResolvConf => File.Exists("/usr/bin/unshare") && Environment.UserName == "root";
 
     /// <summary>Starts dnsmasq with <paramref name="txtRecords"/> (name, value); values over 255 bytes are split into several strings.</summary>
-    public static async Task<DnsmasqServer> StartAsync(IEnumerable<KeyValuePair<string, string>> txtRecords, CancellationToken cancellationToken = default)
+    public static Task<DnsmasqServer> StartAsync(IEnumerable<KeyValuePair<string, string>> txtRecords, CancellationToken cancellationToken = default)
+    {
+        var records = new DnsmasqRecords();
+        foreach (KeyValuePair<string, string> r in txtRecords)
+        {
+            records.Txt(r.Key, r.Value);
+        }
+        return StartAsync(records, cancellationToken);
+    }
+
+    /// <summary>Starts dnsmasq serving <paramref name="records"/> (TXT, PTR, A/AAAA) and nothing else.</summary>
+    public static async Task<DnsmasqServer> StartAsync(DnsmasqRecords records, CancellationToken cancellationToken = default)
     {
         string dir = Path.Combine(Path.GetTempPath(), "cf-dnsmasq-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
-        var conf = new StringBuilder();
-        foreach (KeyValuePair<string, string> r in txtRecords)
-        {
-            conf.Append("txt-record=").Append(r.Key.TrimEnd('.'));
-            foreach (string chunk in Split255(r.Value))
-            {
-                conf.Append(",\"").Append(chunk.Replace("\\", "\\\\").Replace("\"", "\\\"")).Append('"');
-            }
-            conf.Append('\n');
-        }
-        File.WriteAllText(Path.Combine(dir, "records.conf"), conf.ToString());
+        File.WriteAllText(Path.Combine(dir, "records.conf"), records.ToString());
 
         Exception? last = null;
         for (int attempt = 0; attempt < 10; attempt++)

@@ -37,11 +37,20 @@ public sealed class RawSmtpClient : IAsyncDisposable
     public List<SmtpReply> Transcript { get; } = new();
 
     /// <summary>Connects to 127.0.0.1:<paramref name="port"/> and reads the greeting.</summary>
-    public static async Task<(RawSmtpClient Client, SmtpReply Greeting)> ConnectAsync(int port, CancellationToken cancellationToken = default)
+    public static Task<(RawSmtpClient Client, SmtpReply Greeting)> ConnectAsync(int port, CancellationToken cancellationToken = default) =>
+        ConnectAsync(port, localAddress: null, cancellationToken);
+
+    /// <summary>Connects to 127.0.0.1:<paramref name="port"/> from <paramref name="localAddress"/> (any 127.x.y.z on Linux's loopback) and reads the greeting.</summary>
+    /// <remarks>The server sees <paramref name="localAddress"/> as the client address, so a test can be a client whose reverse DNS it publishes.</remarks>
+    public static async Task<(RawSmtpClient Client, SmtpReply Greeting)> ConnectAsync(int port, IPAddress? localAddress, CancellationToken cancellationToken = default)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (localAddress is not null)
+            {
+                socket.Bind(new IPEndPoint(localAddress, 0));
+            }
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             cts.CancelAfter(TimeSpan.FromSeconds(30));
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
