@@ -164,10 +164,8 @@ public sealed partial class DkimSigner : IMessageFinisher, ContentFilter.Pipelin
     {
         byte[] prefix = OutgoingMessage.BuildPrefix(headers, edits, out long copyFrom);
         List<HeaderField> fields = prefix.Length == 0 ? [] : HeaderSectionReader.Read(prefix, 0, out _, out _);
-        if (copyFrom == 0)
-        {
-            fields.AddRange(headers.Fields);
-        }
+        // Received fields the prefix does not hold follow it verbatim from copyFrom (all of them with additions only).
+        fields.AddRange(headers.Fields.Where(f => f.Offset >= copyFrom));
         fields.RemoveAll(f => f.Name.Length == 0);
         return fields;
     }

@@ -103,16 +103,27 @@ public sealed class MessageSpool : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Reads up to <paramref name="maxBytes"/> of the header section (without the empty line) and parses it.</summary>
-    /// <remarks>A header section longer than the cap is parsed up to the cap; the rest is left for the body copy.</remarks>
+    /// <remarks>
+    /// A header section longer than the cap is parsed up to the cap; the rest is left for the verbatim copy. A field
+    /// that may go on past what was parsed (the next line is a continuation line, or unknown because the cap ended
+    /// there) is left out too: editing it in place would leave its continuation lines behind, folded into the field
+    /// before it (found by scripts/fuzz, header-edit target).
+    /// </remarks>
     public MessageHeaders ReadHeaders(int maxBytes)
     {
         long sectionLength = Math.Min(BodyOffset, maxBytes);
-        var bytes = new byte[sectionLength];
+        // One byte more than the section when there is more: it tells whether the next line continues the last field.
+        var bytes = new byte[sectionLength < Length ? sectionLength + 1 : sectionLength];
         using (Stream s = OpenRead())
         {
             s.ReadExactly(bytes);
         }
-        List<HeaderField> fields = HeaderSectionReader.Read(bytes, 0, out int consumed, out _);
+        List<HeaderField> fields = HeaderSectionReader.Read(bytes.AsMemory(0, (int)sectionLength), 0, out int consumed, out bool complete);
+        if (!complete && consumed < Length && fields.Count > 0 && (consumed >= bytes.Length || bytes[consumed] is (byte)' ' or (byte)'\t'))
+        {
+            consumed = (int)fields[^1].Offset;
+            fields.RemoveAt(fields.Count - 1);
+        }
         return new MessageHeaders(fields, consumed, truncated: BodyOffset > maxBytes);
     }
 

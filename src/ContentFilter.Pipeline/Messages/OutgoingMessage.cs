@@ -23,10 +23,24 @@ public static class OutgoingMessage
     /// <summary>The bytes that go before the body copy: added fields, then the edited header section if it was edited.</summary>
     /// <param name="headers">The parsed header section.</param>
     /// <param name="edits">The edits.</param>
-    /// <param name="copyFrom">Where to start copying the spool verbatim after the prefix.</param>
+    /// <param name="copyFrom">Where to start copying the spool verbatim after the prefix: 0 with additions only (after a
+    /// leading continuation line, see below), the end of the parsed section with in-place edits.</param>
+    /// <remarks>
+    /// A received section that starts with white space (a continuation line with no field before it, RFC 5322
+    /// §2.2.3) would fold into the last added field and extend, say, our Authentication-Results with the sender's
+    /// text. Such leading lines are therefore written first, unchanged, and the added fields after them (found by
+    /// scripts/fuzz, header-edit target).
+    /// </remarks>
     public static byte[] BuildPrefix(MessageHeaders headers, IReadOnlyList<HeaderEdit> edits, out long copyFrom)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
+        bool adds = edits.Any(e => e is HeaderEdit.Add);
+        HeaderField? orphan = adds && headers.Fields.Count > 0 && headers.Fields[0] is { Name.Length: 0, Offset: 0 } first
+            && first.Raw.Span[0] is (byte)' ' or (byte)'\t' ? first : null;
+        if (orphan is not null)
+        {
+            buffer.Write(orphan.Raw.Span);
+        }
         foreach (HeaderEdit e in edits)
         {
             if (e is HeaderEdit.Add a)
@@ -37,12 +51,16 @@ public static class OutgoingMessage
         bool inPlace = edits.Any(e => e is not HeaderEdit.Add);
         if (!inPlace)
         {
-            copyFrom = 0;
+            copyFrom = orphan?.Raw.Length ?? 0;
             return buffer.WrittenSpan.ToArray();
         }
         var counts = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         foreach (HeaderField f in headers.Fields)
         {
+            if (ReferenceEquals(f, orphan))
+            {
+                continue;
+            }
             if (f.Name.Length == 0)
             {
                 buffer.Write(f.Raw.Span);

@@ -309,6 +309,12 @@ public static class SmtpCommandParser
                 return false;
             }
             i = colon + 1;
+            if (i < text.Length && text[i] == '@')
+            {
+                // A second route ("<@a:@b:c@d>") is not a Mailbox. Kept, it would be the sender our checks see
+                // while the next hop strips it again and delivers for "c@d" (found by the smtp-command fuzz target).
+                return false;
+            }
         }
         int start = i;
         bool quoted = false;
