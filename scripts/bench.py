@@ -546,8 +546,9 @@ class Amavis:
 # part 1: relay
 
 def sample_message(size):
-    """The message smtp-source sends with -l size, as smtp-sink received it (its own X-* trace lines removed),
-    cut at a line end below 500 KiB as ContentFilter (Spam:MaxSize, Oversized: Truncate) and spamc do."""
+    """The message smtp-source sends with -l size, as smtp-sink received it less the trace lines smtp-sink adds
+    (X-* and its Received header: SpamAssassin's relay analysis would make the baseline do more than the filter's
+    request), cut at a line end below 500 KiB as ContentFilter (Spam:MaxSize, Oversized: Truncate) and spamc do."""
     path = os.path.join(WORK, f"sample-{size}.eml")
     if os.path.exists(path):
         return path
@@ -563,9 +564,7 @@ def sample_message(size):
     stop(p)
     with open(os.path.join(d, os.listdir(d)[0]), "rb") as f:
         raw = f.read()
-    lines = raw.splitlines(keepends=True)
-    lines = [l for l in lines if not l.startswith((b"X-Client-", b"X-Helo-Args", b"X-Mail-Args", b"X-Rcpt-Args"))]
-    msg = b"".join(lines)
+    msg = raw[raw.index(b"From: "):]  # smtp-source's message starts with its From: header
     if len(msg) > 512000:
         msg = msg[:msg.rindex(b"\n", 0, 512000) + 1]
     with open(path, "wb") as f:
@@ -890,6 +889,49 @@ def part_memory(sink_port, extra):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# profile (BENCH_ONLY=profile, not part of the full run): where ContentFilter's CPU goes on the relay path
+
+def part_profile(sink_port):
+    """Samples ContentFilter's CPU with dotnet-trace while smtp-source keeps it busy, and prints the hot methods
+    (dotnet-trace report topN). BENCH_DOTNET_TOOLS = the folder of `dotnet tool install --tool-path`."""
+    tools = os.environ.get("BENCH_DOTNET_TOOLS", os.path.expanduser("~/.dotnet/tools"))
+    trace = os.path.join(tools, "dotnet-trace")
+    counters = os.path.join(tools, "dotnet-counters")
+    size = SIZES[os.environ.get("BENCH_PROFILE_SIZE", "10 KB")]
+    sessions = int(os.environ.get("BENCH_PROFILE_SESSIONS", "10"))
+    mode = os.environ.get("BENCH_PROFILE_MODE", "none")
+    seconds = int(os.environ.get("BENCH_PROFILE_SECONDS", "20"))
+    clamd = start_clamd()[0] if mode in ("clamd", "spam") else None
+    cf = ContentFilter(f"cf-profile-{mode}", sink_port, mode, clamd, None,
+                       "originating" if mode == "dkim" else "inbound")
+    smtp_source(cf.port, 10, 500 if size < 100000 else 20, size)
+    out = os.path.join(WORK, f"profile-{mode}-{size}-{sessions}")
+    tr = start("dotnet-trace", [trace, "collect", "-p", str(cf.pid), "--profile", "cpu-sampling",
+                                "--duration", f"00:00:00:{seconds:02d}", "-o", out + ".nettrace"])
+    co = start("dotnet-counters", [counters, "collect", "-p", str(cf.pid), "--format", "csv", "-o", out + ".csv",
+                                   "--refresh-interval", "1", "--counters", "System.Runtime",
+                                   "--duration", f"00:00:{seconds:02d}"])
+    time.sleep(2)
+    sent, t_sent, before = 0, 0.0, cpu_ticks([cf.pid])
+    deadline = time.time() + seconds - 3
+    while time.time() < deadline:
+        n = 400 if size < 100000 else 10
+        t_sent += smtp_source(cf.port, sessions, n, size)
+        sent += n
+    cpu = (cpu_ticks([cf.pid]) - before) * 1000 / HZ / sent
+    tr.wait(120)
+    co.wait(60)
+    cf.close()
+    log(f"profile: {sent} messages, {sent / t_sent:.0f} msg/s, {cpu:.2f} CPU ms/msg; trace {out}.nettrace")
+    for args, name in ((["topN", "-n", "30"], "exclusive"), (["topN", "-n", "60", "--inclusive"], "inclusive")):
+        r = subprocess.run([trace, "report", out + ".nettrace"] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        with open(f"{out}.{name}.txt", "w") as f:
+            f.write(r.stdout)
+        print(f"--- hot methods ({name}) ---\n{r.stdout}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # report
 
 def pct(a, b):
@@ -1057,6 +1099,9 @@ def main():
             part_milter(sink_port, rows)
         if "memory" in ONLY:
             part_memory(sink_port, extra)
+        if "profile" in ONLY:
+            part_profile(sink_port)
+            return
     finally:
         stop_all()
         load.close()
