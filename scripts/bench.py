@@ -41,6 +41,7 @@ SIZES = {"10 KB": 10 * 1024, "1 MB": 1024 * 1024}
 SESSIONS = [1, 10]
 SPAMD_CHILDREN = 4
 AMAVIS_CHILDREN = 10
+MILTER_UNIX = os.environ.get("BENCH_MILTER_UNIX", "0") == "1"  # milters on unix sockets instead of loopback TCP
 
 # Messages per run (10-session figure; a 1-session run sends half). Slow paths get fewer so the suite stays
 # under 20 minutes on 2 CPUs; BENCH_SCALE multiplies all of them.
@@ -254,6 +255,15 @@ def wait_port(port, proc, what, timeout=120):
     raise RuntimeError(f"{what} does not listen on {port}; see {WORK}/*.log")
 
 
+def wait_file(path, proc, what, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(path):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not create {path}; see {WORK}/*.log")
+
+
 def run(args, **kw):
     r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
     if r.returncode != 0:
@@ -390,14 +400,17 @@ def dkim_key(owner=None):
 # ContentFilter
 
 class ContentFilter:
-    def __init__(self, name, sink_port, mode=None, clamd=None, spamd=None, listener="inbound", extra=None):
+    def __init__(self, name, sink_port, mode=None, clamd=None, spamd=None, listener="inbound", extra=None,
+                 unix=False):
         self.name = name
-        self.dir = mkdir(os.path.join(WORK, name), 0o700)
+        self.dir = mkdir(os.path.join(WORK, name), 0o755 if unix else 0o700)
         self.port = free_port()
+        self.socket = os.path.join(self.dir, "listener.sock") if unix else None
         listeners = {k: {"Enabled": False} for k in ("inbound", "originating", "milter", "policy")}
         protocol = {"inbound": "Smtp", "originating": "Smtp", "milter": "Milter", "policy": "Policy"}[listener]
         direction = "Originating" if listener == "originating" else "Inbound"
-        listeners[listener] = {"Enabled": True, "Endpoint": f"127.0.0.1:{self.port}", "Protocol": protocol,
+        endpoint = "unix:" + self.socket if unix else f"127.0.0.1:{self.port}"
+        listeners[listener] = {"Enabled": True, "Endpoint": endpoint, "Protocol": protocol,
                                "Direction": direction, "MaxSessions": 100}
         cfg = {
             "HostName": "bench.localhost",
@@ -434,7 +447,11 @@ class ContentFilter:
             raise RuntimeError(f"check-config failed for {name}: {r.stdout[-2000:]}")
         env = dict(os.environ, DOTNET_CLI_TELEMETRY_OPTOUT="1")
         self.proc = start(name, ["dotnet", dll, "run", "--config", self.config], env=env)
-        wait_port(self.port, self.proc, name)
+        if unix:
+            wait_file(self.socket, self.proc, name)
+            os.chmod(self.socket, 0o666)  # Postfix's smtpd runs as user postfix
+        else:
+            wait_port(self.port, self.proc, name)
         time.sleep(1.0)
         self.rest_rss = status_kib(self.proc.pid, "VmRSS")
         self.rest_pss = pss_kib(self.proc.pid)
@@ -565,6 +582,7 @@ def sample_message(size):
     with open(os.path.join(d, os.listdir(d)[0]), "rb") as f:
         raw = f.read()
     msg = raw[raw.index(b"From: "):]  # smtp-source's message starts with its From: header
+    msg = msg.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # the sink stores LF; the wire (and the filter) has CRLF
     if len(msg) > 512000:
         msg = msg[:msg.rindex(b"\n", 0, 512000) + 1]
     with open(path, "wb") as f:
@@ -805,8 +823,10 @@ def part_milter(sink_port, rows):
         odir = mkdir(os.path.join(WORK, "opendkim"), 0o750)
         oport = free_port()
         oconf = os.path.join(odir, "opendkim.conf")
+        osock = os.path.join(odir, "opendkim.sock")
         with open(oconf, "w") as f:
-            f.write(f"Socket inet:{oport}@127.0.0.1\nMode s\nDomain bench.example\nSelector bench\n"
+            f.write((f"Socket local:{osock}\nUMask 000\n" if MILTER_UNIX else f"Socket inet:{oport}@127.0.0.1\n")
+                    + f"Mode s\nDomain bench.example\nSelector bench\n"
                     f"KeyFile {dkim_key()}\nCanonicalization relaxed/relaxed\nOversignHeaders From\n"
                     f"PidFile {odir}/opendkim.pid\nSyslog no\nRequireSafeKeys false\nInternalHosts 127.0.0.1\n")
         setups = [("none", "no milter", None)]
@@ -820,13 +840,17 @@ def part_milter(sink_port, rows):
                 milter = ""
             elif key == "opendkim":
                 daemon = start("opendkim", ["/usr/sbin/opendkim", "-x", oconf, "-f"])
-                wait_port(oport, daemon, "opendkim")
-                milter = f"inet:127.0.0.1:{oport}"
+                if MILTER_UNIX:
+                    wait_file(osock, daemon, "opendkim")
+                    milter = f"unix:{osock}"
+                else:
+                    wait_port(oport, daemon, "opendkim")
+                    milter = f"inet:127.0.0.1:{oport}"
             else:
                 cf = ContentFilter(f"cf-milter-{key}", sink_port, "dkim" if key == "cfdkim" else None,
-                                   listener="milter")
+                                   listener="milter", unix=MILTER_UNIX)
                 daemon = cf.proc
-                milter = f"inet:127.0.0.1:{cf.port}"
+                milter = f"unix:{cf.socket}" if MILTER_UNIX else f"inet:127.0.0.1:{cf.port}"
             run(["/usr/sbin/postconf", "-c", conf, "-e", f"smtpd_milters={milter}"])
             run(["/usr/sbin/postfix", "-c", conf, "reload"])
             time.sleep(1.5)
