@@ -820,7 +820,7 @@ def part_milter(sink_port, rows):
     try:
         wait_port(port, None, "postfix")
         # opendkim (Debian's), signing for bench.example
-        odir = mkdir(os.path.join(WORK, "opendkim"), 0o750)
+        odir = mkdir(os.path.join(WORK, "opendkim"), 0o755)  # Postfix (user postfix) reaches a unix socket here
         oport = free_port()
         oconf = os.path.join(odir, "opendkim.conf")
         osock = os.path.join(odir, "opendkim.sock")
@@ -930,7 +930,7 @@ def part_profile(sink_port):
                        "originating" if mode == "dkim" else "inbound")
     smtp_source(cf.port, 10, 500 if size < 100000 else 20, size)
     out = os.path.join(WORK, f"profile-{mode}-{size}-{sessions}")
-    tr = start("dotnet-trace", [trace, "collect", "-p", str(cf.pid), "--profile", "cpu-sampling",
+    tr = start("dotnet-trace", [trace, "collect", "-p", str(cf.pid), "--profile", "dotnet-sampled-thread-time",
                                 "--duration", f"00:00:00:{seconds:02d}", "-o", out + ".nettrace"])
     co = start("dotnet-counters", [counters, "collect", "-p", str(cf.pid), "--format", "csv", "-o", out + ".csv",
                                    "--refresh-interval", "1", "--counters", "System.Runtime",
