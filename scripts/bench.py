@@ -1,0 +1,1147 @@
+#!/usr/bin/python3
+"""ContentFilter side by side with amavisd-new, postgrey and OpenDKIM: one run, one table.
+
+Started by scripts/bench (which installs the peers and builds ContentFilter); not meant to be run alone.
+Every daemon runs privately in one temp directory on 127.0.0.1 and free ports, is started here and is stopped by
+its pid. Nothing under /etc is changed and no stock service is started.
+
+Parts (BENCH_ONLY=relay,greylist,milter,memory selects some):
+  relay     smtp-source -> filter -> smtp-sink against smtp-source -> smtp-sink (the ceiling), ContentFilter and
+            amavisd-new in four modes (no checks, clamd, clamd + spamd, DKIM signing), 10 KB and 1 MB messages,
+            1 and 10 sessions; and spamd's own throughput (spamc straight to spamd) for the spam path.
+  greylist  the same stream of policy queries against postgrey and the contentfilter process (SQLite, Redis).
+  milter    a private Postfix (smtpd_milters) with ContentFilter's milter, with opendkim, with no milter.
+  memory    ContentFilter's RSS at rest and while relaying one 100 MB message.
+"""
+
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+REPO = os.environ["BENCH_REPO"]
+WORK = os.environ["BENCH_WORK"]
+PUBLISH = os.environ["BENCH_PUBLISH"]
+GREYLIST_BENCH = os.environ["BENCH_GREYLIST_TOOL"]
+OUT_DOC = os.environ.get("BENCH_DOC", os.path.join(REPO, "docs", "benchmarks.md"))
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "relay,greylist,milter,memory").split(",")))
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+RUN_TIMEOUT = int(os.environ.get("BENCH_RUN_TIMEOUT", "180"))
+HZ = os.sysconf("SC_CLK_TCK")
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+SIZES = {"10 KB": 10 * 1024, "1 MB": 1024 * 1024}
+SESSIONS = [1, 10]
+SPAMD_CHILDREN = 4
+AMAVIS_CHILDREN = 10
+MILTER_UNIX = os.environ.get("BENCH_MILTER_UNIX", "0") == "1"  # milters on unix sockets instead of loopback TCP
+
+# Messages per run (10-session figure; a 1-session run sends half). Slow paths get fewer so the suite stays
+# under 20 minutes on 2 CPUs; BENCH_SCALE multiplies all of them.
+COUNTS = {
+    ("ceiling", "10 KB"): 3000, ("ceiling", "1 MB"): 300,
+    ("cf", "none", "10 KB"): 2000, ("cf", "none", "1 MB"): 150,
+    ("cf", "clamd", "10 KB"): 1000, ("cf", "clamd", "1 MB"): 80,
+    ("cf", "spam", "10 KB"): 24, ("cf", "spam", "1 MB"): 8,
+    ("cf", "dkim", "10 KB"): 1000, ("cf", "dkim", "1 MB"): 80,
+    ("amavis", "none", "10 KB"): 80, ("amavis", "none", "1 MB"): 16,
+    ("amavis", "clamd", "10 KB"): 80, ("amavis", "clamd", "1 MB"): 16,
+    ("amavis", "spam", "10 KB"): 24, ("amavis", "spam", "1 MB"): 8,
+    ("amavis", "dkim", "10 KB"): 80, ("amavis", "dkim", "1 MB"): 16,
+    ("spamc", "10 KB"): 24, ("spamc", "1 MB"): 8,
+}
+MODES = [("none", "no checks"), ("clamd", "clamd"), ("spam", "clamd + spamd"), ("dkim", "DKIM signing")]
+
+
+def count(key, sessions):
+    n = COUNTS[key] * SCALE
+    if sessions == 1:
+        n /= 2
+    return max(4, int(n))
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# processes and /proc
+
+STARTED = []  # (name, Popen) in start order
+
+
+def start(name, args, **kw):
+    out = open(os.path.join(WORK, name + ".log"), "ab")
+    p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True, **kw)
+    STARTED.append((name, p))
+    return p
+
+
+def stop(p, grace=10):
+    """Stops a process we started, by its pid (SIGTERM, then SIGKILL); its own children are its business, except
+    for daemons that run in their own session where the whole group is ours (spamd, amavisd children)."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(5)
+    # children of a daemon that outlive their parent (same process group: started by us)
+    for pid in group_members(p.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def stop_all():
+    for _, p in reversed(STARTED):
+        try:
+            stop(p, grace=5)
+        except Exception as e:  # keep stopping the others
+            log(f"stop: {e}")
+
+
+def group_members(pgid):
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # field 5 (pgrp) is index 2 after the comm
+                pids.append(int(d))
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return pids
+
+
+def tree(pid):
+    """pid and all its descendants."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(d))
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            pass
+    out, todo = [], [pid]
+    while todo:
+        x = todo.pop()
+        out.append(x)
+        todo.extend(children.get(x, []))
+    return out
+
+
+def cpu_ticks(pids):
+    """utime + stime + cutime + cstime over live processes: reaped children are in their parent's c-times."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def status_kib(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
+class MemSampler:
+    """Samples a process tree once a second: the largest sum of PSS and of RSS seen, and the largest VmHWM."""
+
+    def __init__(self, pid, interval=1.0):
+        self.pid, self.interval = pid, interval
+        self.peak_pss = self.peak_rss_sum = self.peak_hwm = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def sample(self):
+        pids = tree(self.pid)
+        self.peak_pss = max(self.peak_pss, sum(pss_kib(p) for p in pids))
+        self.peak_rss_sum = max(self.peak_rss_sum, sum(status_kib(p, "VmRSS") for p in pids))
+        self.peak_hwm = max([self.peak_hwm] + [status_kib(p, "VmHWM") for p in pids])
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def close(self):
+        self.sample()
+        self._stop.set()
+        self._t.join()
+        return self
+
+
+class LoadSampler:
+    def __init__(self):
+        self.samples = []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while True:
+            with open("/proc/loadavg") as f:
+                self.samples.append(float(f.read().split()[0]))
+            if self._stop.wait(10):
+                return
+
+    def close(self):
+        self._stop.set()
+        self._t.join()
+        return self
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, what, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} does not listen on {port}; see {WORK}/*.log")
+
+
+def wait_file(path, proc, what, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(path):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not create {path}; see {WORK}/*.log")
+
+
+def run(args, **kw):
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({r.returncode}): {r.stdout[-2000:]}")
+    return r.stdout
+
+
+def mkdir(path, mode=0o755, owner=None):
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, mode)
+    if owner:
+        shutil.chown(path, owner, owner if owner != "postgrey" else "nogroup")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# load generators
+
+def smtp_source(port, sessions, n, size, sender="sender@bench.example", rcpt="rcpt@bench.example"):
+    """Sends n messages with a size-byte body over `sessions` parallel sessions (several messages per
+    connection, -d); returns wall seconds. smtp-source stops at the first non-2xx reply: that is a failure."""
+    args = [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(n), "-l", str(size), "-M", "bench.localhost",
+            "-f", sender, "-t", rcpt, f"127.0.0.1:{port}"]
+    t0 = time.perf_counter()
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=RUN_TIMEOUT)
+    t = time.perf_counter() - t0
+    if r.returncode != 0 or r.stdout.strip():
+        raise RuntimeError(f"smtp-source to {port} (-s {sessions} -m {n} -l {size}) failed: {r.stdout[-500:]}")
+    return t
+
+
+class Measured:
+    def __init__(self, rate, cpu_ms=None, peer_cpu_ms=None):
+        self.rate, self.cpu_ms, self.peer_cpu_ms = rate, cpu_ms, peer_cpu_ms
+
+
+def measure(fn, n, pid=None, peers=()):
+    """Runs fn() (returns seconds), with CPU deltas of pid's tree and of the peers' trees."""
+    before = cpu_ticks(tree(pid)) if pid else 0
+    pbefore = sum(cpu_ticks(tree(x)) for x in peers)
+    t = fn()
+    cpu = (cpu_ticks(tree(pid)) - before) * 1000 / HZ / n if pid else None
+    pcpu = (sum(cpu_ticks(tree(x)) for x in peers) - pbefore) * 1000 / HZ / n if peers else None
+    return Measured(n / t, cpu, pcpu)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the peers both sides share
+
+def start_sink():
+    port = free_port()
+    p = start("smtp-sink", [SMTP_SINK, "-u", "root", f"127.0.0.1:{port}", "1000"])
+    wait_port(port, p, "smtp-sink")
+    return port, p
+
+
+def start_clamd():
+    d = mkdir(os.path.join(WORK, "clamd"))
+    db = mkdir(os.path.join(d, "db"))
+    for f in os.listdir(os.path.join(REPO, "testdata", "clamav")):
+        shutil.copy(os.path.join(REPO, "testdata", "clamav", f), db)
+    sock = os.path.join(d, "clamd.sock")
+    port = free_port()
+    conf = os.path.join(d, "clamd.conf")
+    with open(conf, "w") as f:
+        f.write(f"Foreground yes\nDatabaseDirectory {db}\nLocalSocket {sock}\nLocalSocketMode 666\n"
+                f"TCPSocket {port}\nTCPAddr 127.0.0.1\nLogFile {d}/clamd.log\nPidFile {d}/clamd.pid\n"
+                "SelfCheck 3600\nStreamMaxLength 100M\nMaxThreads 12\n")
+    p = start("clamd", ["/usr/sbin/clamd", "-c", conf])
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            s.sendall(b"zPING\0")
+            if s.recv(16) == b"PONG\0":
+                s.close()
+                return sock, p
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("clamd did not answer PING")
+
+
+def sa_site_dir():
+    site = os.path.join(WORK, "sa-site")
+    if not os.path.isdir(site):
+        mkdir(site)
+        for f in os.listdir("/etc/spamassassin"):
+            if f.endswith(".pre"):
+                shutil.copy(os.path.join("/etc/spamassassin", f), site)
+        with open(os.path.join(site, "local.cf"), "w") as f:
+            f.write("dns_available no\nskip_rbl_checks 1\nuse_bayes 0\n")
+        for f in os.listdir(site):
+            os.chmod(os.path.join(site, f), 0o644)
+    return site
+
+
+def start_spamd():
+    d = mkdir(os.path.join(WORK, "spamd"))
+    port = free_port()
+    p = start("spamd", ["/usr/sbin/spamd", "--siteconfigpath=" + sa_site_dir(), "-u", "debian-spamd", "-x",
+                        "--pidfile=" + os.path.join(d, "spamd.pid"), f"--listen=127.0.0.1:{port}",
+                        f"--max-children={SPAMD_CHILDREN}", f"--min-children={SPAMD_CHILDREN}",
+                        "--syslog=stderr"], cwd=d)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        r = subprocess.run(["/usr/bin/spamc", "-d", "127.0.0.1", "-p", str(port), "-K"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if r.returncode == 0 and r.stdout.startswith("SPAMD/"):
+            return port, p
+        if p.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError("spamd did not answer PING")
+
+
+def dkim_key(owner=None):
+    """One RSA 2048 key for every signer; ContentFilter refuses keys others can read, amavis reads its own copy."""
+    d = mkdir(os.path.join(WORK, "dkim"), 0o755)
+    key = os.path.join(d, "bench.private")
+    if not os.path.exists(key):
+        run(["openssl", "genrsa", "-out", key, "2048"])
+        os.chmod(key, 0o600)
+    if owner:
+        copy = os.path.join(d, f"bench-{owner}.private")
+        shutil.copy(key, copy)
+        shutil.chown(copy, owner, owner)
+        os.chmod(copy, 0o600)
+        return copy
+    return key
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ContentFilter
+
+class ContentFilter:
+    def __init__(self, name, sink_port, mode=None, clamd=None, spamd=None, listener="inbound", extra=None,
+                 unix=False):
+        self.name = name
+        self.dir = mkdir(os.path.join(WORK, name), 0o755 if unix else 0o700)
+        self.port = free_port()
+        self.socket = os.path.join(self.dir, "listener.sock") if unix else None
+        listeners = {k: {"Enabled": False} for k in ("inbound", "originating", "milter", "policy")}
+        protocol = {"inbound": "Smtp", "originating": "Smtp", "milter": "Milter", "policy": "Policy"}[listener]
+        direction = "Originating" if listener == "originating" else "Inbound"
+        endpoint = "unix:" + self.socket if unix else f"127.0.0.1:{self.port}"
+        listeners[listener] = {"Enabled": True, "Endpoint": endpoint, "Protocol": protocol,
+                               "Direction": direction, "MaxSessions": 100}
+        cfg = {
+            "HostName": "bench.localhost",
+            "Listeners": listeners,
+            "NextHop": {"Endpoint": f"127.0.0.1:{sink_port}", "MaxIdleConnections": 10},
+            "Spool": {"Directory": os.path.join(self.dir, "spool")},
+            "Audit": {"File": os.path.join(self.dir, "audit.json")},
+            "Logging": {"Level": "Information"},
+            "Limits": {"MaxMessageSize": 209715200},
+            "Quarantine": {"Directory": os.path.join(self.dir, "quarantine")},
+            "Greylist": {"SqlitePath": os.path.join(self.dir, "greylist.db"),
+                         "WhitelistClientFiles": [], "WhitelistRecipientFiles": []},
+            "Antivirus": {"Enabled": mode in ("clamd", "spam"), "Servers": ["unix:" + clamd] if clamd else []},
+            "Spam": {"Enabled": mode == "spam", "Servers": [f"127.0.0.1:{spamd}"] if spamd else []},
+            "Banned": {"Enabled": False},
+            "Dkim": {"Verify": False},
+            "Spf": {"Enabled": False},
+            "Dmarc": {"Enabled": False},
+            "Arc": {"Verify": False},
+            "Metrics": {"Enabled": False},
+        }
+        if mode == "dkim":
+            cfg["Dkim"]["Sign"] = {"Enabled": True, "Domains": [
+                {"Domain": "bench.example", "Selector": "bench", "KeyFile": dkim_key()}]}
+        for section, values in (extra or {}).items():
+            cfg.setdefault(section, {}).update(values)
+        self.config = os.path.join(self.dir, "contentfilter.json")
+        with open(self.config, "w") as f:
+            json.dump(cfg, f, indent=2)
+        dll = os.path.join(PUBLISH, "contentfilter.dll")
+        r = subprocess.run(["dotnet", dll, "check-config", "--config", self.config],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"check-config failed for {name}: {r.stdout[-2000:]}")
+        env = dict(os.environ, DOTNET_CLI_TELEMETRY_OPTOUT="1")
+        self.proc = start(name, ["dotnet", dll, "run", "--config", self.config], env=env)
+        if unix:
+            wait_file(self.socket, self.proc, name)
+            os.chmod(self.socket, 0o666)  # Postfix's smtpd runs as user postfix
+        else:
+            wait_port(self.port, self.proc, name)
+        time.sleep(1.0)
+        self.rest_rss = status_kib(self.proc.pid, "VmRSS")
+        self.rest_pss = pss_kib(self.proc.pid)
+        self.mem = MemSampler(self.proc.pid)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def close(self):
+        self.mem.close()
+        self.hwm = status_kib(self.proc.pid, "VmHWM")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited early; see {WORK}/{self.name}.log")
+        stop(self.proc, grace=40)
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# amavisd-new
+
+def amavis_conf(mode, port, sink_port, clamd_sock, home):
+    debian = ""
+    for part in ("01-debian", "20-debian_defaults"):
+        with open(f"/etc/amavis/conf.d/{part}") as f:
+            debian += f"# --- /etc/amavis/conf.d/{part} (Debian's defaults) ---\n" + f.read().replace("\n1;", "\n") + "\n"
+    bypass = {
+        "none": ["virus", "spam", "banned", "header"],
+        "clamd": ["spam", "banned", "header"],
+        "spam": ["banned", "header"],
+        "dkim": ["virus", "spam", "banned", "header"],
+    }[mode]
+    lines = [f"@bypass_{b}_checks_maps = (1);" for b in bypass]
+    if mode == "dkim":
+        key = dkim_key("amavis")
+        lines += ["$originating = 1;", "$enable_dkim_signing = 1;",
+                  f"dkim_key('bench.example', 'bench', '{key}');",
+                  "@dkim_signature_options_bysender_maps = ({ '.' => { c => 'relaxed/relaxed', a => 'rsa-sha256' } });"]
+    return debian + f"""
+# --- private benchmark instance (mode: {mode}) ---
+use strict;
+$MYHOME = '{home}';
+$TEMPBASE = '{home}/tmp';
+$db_home = '{home}/db';
+$helpers_home = '{home}';
+$QUARANTINEDIR = '{home}/virusmails';
+$pid_file = '{home}/amavisd.pid';
+$lock_file = '{home}/amavisd.lock';
+$daemon_user = 'amavis';
+$daemon_group = 'amavis';
+$DO_SYSLOG = 0;
+$LOGFILE = '{home}/amavis.log';
+$log_level = 0;
+$myhostname = 'amavis.bench.localhost';
+$mydomain = 'bench.example';
+@local_domains_acl = ('.bench.example');
+$inet_socket_bind = '127.0.0.1';
+$inet_socket_port = {port};
+@inet_acl = qw(127.0.0.1);
+$unix_socketname = undef;
+$max_servers = {AMAVIS_CHILDREN};
+$forward_method = 'smtp:[127.0.0.1]:{sink_port}';
+$notify_method = $forward_method;
+$virus_admin = undef;
+$sa_local_tests_only = 1;
+$sa_siteconfigpath = '{sa_site_dir()}';
+@spam_scanners = (['SpamAssassin', 'Amavis::SpamControl::SpamAssassin']);
+@av_scanners = (['ClamAV-clamd', \\&ask_daemon, ["CONTSCAN {{}}\\n", '{clamd_sock}'],
+  qr/\\bOK$/m, qr/\\bFOUND$/m, qr/^.*?: (?!Infected Archive)(.*) FOUND$/m ]);
+@av_scanners_backup = ();
+{chr(10).join(lines)}
+1;
+"""
+
+
+class Amavis:
+    def __init__(self, mode, sink_port, clamd_sock):
+        home = os.path.join(WORK, f"amavis-{mode}")
+        for sub in ("", "tmp", "db", "virusmails"):
+            mkdir(os.path.join(home, sub), 0o750, "amavis")
+        self.port = free_port()
+        # amavisd refuses a config file in a folder its user can write
+        conf = os.path.join(mkdir(os.path.join(WORK, "amavis-conf")), f"amavisd-{mode}.conf")
+        with open(conf, "w") as f:
+            f.write(amavis_conf(mode, self.port, sink_port, clamd_sock, home))
+        self.name = f"amavis-{mode}"
+        self.proc = start(self.name, ["/usr/sbin/amavisd", "-c", conf, "foreground"])
+        wait_port(self.port, self.proc, self.name, timeout=240)
+        deadline = time.time() + 60  # at rest = after the children were forked
+        while len(tree(self.proc.pid)) < AMAVIS_CHILDREN + 1 and time.time() < deadline:
+            time.sleep(0.5)
+        time.sleep(1.0)
+        self.rest_pss = sum(pss_kib(p) for p in tree(self.proc.pid))
+        self.mem = MemSampler(self.proc.pid)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def close(self):
+        self.mem.close()
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited early; see {WORK}/{self.name}.log")
+        stop(self.proc, grace=30)
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# part 1: relay
+
+def sample_message(size):
+    """The message smtp-source sends with -l size, as smtp-sink received it less the trace lines smtp-sink adds
+    (X-* and its Received header: SpamAssassin's relay analysis would make the baseline do more than the filter's
+    request), cut at a line end below 500 KiB as ContentFilter (Spam:MaxSize, Oversized: Truncate) and spamc do."""
+    path = os.path.join(WORK, f"sample-{size}.eml")
+    if os.path.exists(path):
+        return path
+    d = mkdir(os.path.join(WORK, f"sample-{size}"))
+    port = free_port()
+    p = start(f"smtp-sink-sample-{size}", [SMTP_SINK, "-u", "root", "-d", d + "/%M.", f"127.0.0.1:{port}", "10"])
+    wait_port(port, p, "smtp-sink (sample)")
+    smtp_source(port, 1, 1, size)
+    deadline = time.time() + 10
+    while not os.listdir(d) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    stop(p)
+    with open(os.path.join(d, os.listdir(d)[0]), "rb") as f:
+        raw = f.read()
+    msg = raw[raw.index(b"From: "):]  # smtp-source's message starts with its From: header
+    msg = msg.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # the sink stores LF; the wire (and the filter) has CRLF
+    if len(msg) > 512000:
+        msg = msg[:msg.rindex(b"\n", 0, 512000) + 1]
+    with open(path, "wb") as f:
+        f.write(msg)
+    return path
+
+
+def spamc_rate(spamd_port, size, sessions, n):
+    """spamd's own throughput: n spamc runs (SYMBOLS, as ContentFilter asks) over `sessions` parallel clients on
+    the message smtp-source would send, cut at 500 KiB as both spamc and ContentFilter do for larger mail."""
+    path = sample_message(size)
+    todo = list(range(n))
+    lock = threading.Lock()
+    errors = []
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                todo.pop()
+            with open(path, "rb") as f:
+                r = subprocess.run(["/usr/bin/spamc", "-d", "127.0.0.1", "-p", str(spamd_port), "-y", "-x"],
+                                   stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if r.returncode not in (0, 1):
+                errors.append(r.stderr)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"spamc failed: {errors[0][:300]}")
+    return time.perf_counter() - t0
+
+
+def part_relay(sink_port, sink_proc, clamd_sock, clamd_proc, spamd_port, spamd_proc, rows, extra):
+    ceiling = {}
+    for size_name, size in SIZES.items():
+        smtp_source(sink_port, 2, 20, size)
+        for s in SESSIONS:
+            n = count(("ceiling", size_name), s)
+            ceiling[(size_name, s)] = n / smtp_source(sink_port, s, n, size)
+            log(f"ceiling {size_name} x{s}: {ceiling[(size_name, s)]:.0f} msg/s")
+    spamc = {}
+    extra["spamc_cpu"] = {}
+    for size_name, size in SIZES.items():
+        spamc_rate(spamd_port, size, SPAMD_CHILDREN, 2 * SPAMD_CHILDREN)
+        for s in SESSIONS:
+            n = count(("spamc", size_name), s)
+            m = measure(lambda: spamc_rate(spamd_port, size, s, n), n, peers=[spamd_proc.pid])
+            spamc[(size_name, s)] = m
+            extra["spamc_cpu"][(size_name, s)] = m.peer_cpu_ms
+            log(f"spamc {size_name} x{s}: {m.rate:.1f} msg/s, spamd {m.peer_cpu_ms:.0f} CPU ms/msg")
+    peers = [clamd_proc.pid, spamd_proc.pid]
+    for mode, label in MODES:
+        results = {}
+        for side in ("cf", "amavis"):
+            log(f"relay: starting {side} ({label})")
+            if side == "cf":
+                listener = "originating" if mode == "dkim" else "inbound"
+                d = ContentFilter(f"cf-{mode}", sink_port, mode, clamd_sock, spamd_port, listener)
+            else:
+                d = Amavis(mode, sink_port, clamd_sock)
+            warm = 20 if mode == "spam" else 200
+            smtp_source(d.port, 10, warm if side == "cf" else 2 * AMAVIS_CHILDREN, SIZES["10 KB"])
+            smtp_source(d.port, 2, 4, SIZES["1 MB"])
+            for size_name, size in SIZES.items():
+                for s in SESSIONS:
+                    n = count((side, mode, size_name), s)
+                    m = measure(lambda: smtp_source(d.port, s, n, size), n, d.pid, peers)
+                    results[(side, size_name, s)] = m
+                    log(f"  {side} {label} {size_name} x{s}: {m.rate:.1f} msg/s, {m.cpu_ms:.2f} CPU ms/msg")
+            d.close()
+            if side == "cf":
+                cf_mem = d
+                extra.setdefault("cf_rest", []).append((label, d.rest_rss, d.hwm))
+            else:
+                am_mem = d
+                extra.setdefault("amavis_rest", []).append((label, d.rest_pss, d.mem.peak_pss))
+        for size_name in SIZES:
+            for s in SESSIONS:
+                cf, am = results[("cf", size_name, s)], results[("amavis", size_name, s)]
+                if mode == "spam":
+                    base_name, base = "spamd alone (spamc)", spamc[(size_name, s)].rate
+                else:
+                    base_name, base = "smtp-sink", ceiling[(size_name, s)]
+                rows.append({
+                    "part": "relay", "path": label, "size": size_name, "sessions": s,
+                    "ceiling_name": base_name, "ceiling": base, "cf": cf.rate, "peer_name": "amavisd-new",
+                    "peer": am.rate,
+                    "cf_mem": f"{cf_mem.hwm / 1024:.0f} MiB RSS", "peer_mem": f"{am_mem.mem.peak_pss / 1024:.0f} MiB PSS",
+                    "cf_cpu": cf.cpu_ms, "peer_cpu": am.cpu_ms,
+                    "cf_peer_cpu": cf.peer_cpu_ms, "am_peer_cpu": am.peer_cpu_ms,
+                })
+    extra["ceiling"] = ceiling
+    extra["spamc"] = {k: v.rate for k, v in spamc.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# part 2: greylisting
+
+def greylist_load(port, n, seed, connections=10):
+    out = run([GREYLIST_BENCH, "load", "--port", str(port), "--connections", str(connections),
+               "--requests", str(n), "--seed", seed])
+    fields = dict(kv.split("=", 1) for kv in out.split())
+    return fields
+
+
+def part_greylist(rows):
+    ours_n, pg_n = int(20000 * SCALE), int(4000 * SCALE)
+    results = {}
+    # postgrey (Debian's, private dbdir, its own user as packaged)
+    d = mkdir(os.path.join(WORK, "postgrey"), 0o755, "postgrey")
+    port = free_port()
+    p = start("postgrey", ["/usr/sbin/postgrey", f"--inet=127.0.0.1:{port}", f"--dbdir={d}", "--user=postgrey",
+                           "--group=nogroup", f"--pidfile={d}/postgrey.pid"])
+    wait_port(port, p, "postgrey")
+    greylist_load(port, 500, "warm")
+    mem = MemSampler(p.pid)
+    before = cpu_ticks(tree(p.pid))
+    f = greylist_load(port, pg_n, "pg")
+    results["postgrey"] = (float(f["qps"]), float(f["p99_ms"]), (cpu_ticks(tree(p.pid)) - before) * 1000 / HZ / pg_n,
+                           mem.close().peak_hwm)
+    stop(p)
+    log(f"greylist postgrey: {f}")
+    # ContentFilter's real process with only the policy listener: SQLite, then Redis
+    rport = free_port()
+    rdir = mkdir(os.path.join(WORK, "redis"), 0o700)
+    redis = start("redis", ["/usr/bin/redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                            "--appendonly", "no", "--dir", rdir])
+    wait_port(rport, redis, "redis")
+    for store in ("sqlite", "redis"):
+        extra = {"Greylist": {"Store": store, "RedisConfiguration": f"127.0.0.1:{rport}"}}
+        cf = ContentFilter(f"cf-greylist-{store}", 9, listener="policy", extra=extra)
+        greylist_load(cf.port, 3000, "warm")
+        before = cpu_ticks([cf.pid])
+        f = greylist_load(cf.port, ours_n, store)
+        cpu = (cpu_ticks([cf.pid]) - before) * 1000 / HZ / ours_n
+        cf.close()
+        if store == "redis":
+            cpu_r = cpu
+        results[store] = (float(f["qps"]), float(f["p99_ms"]), cpu, cf.hwm)
+        log(f"greylist contentfilter {store}: {f}")
+    pg = results["postgrey"]
+    for store in ("sqlite", "redis"):
+        r = results[store]
+        rows.append({
+            "part": "greylist", "path": f"policy queries, {store}", "size": "-", "sessions": 10,
+            "ceiling_name": "-", "ceiling": None, "cf": r[0], "peer_name": "postgrey", "peer": pg[0],
+            "cf_mem": f"{r[3] / 1024:.0f} MiB RSS", "peer_mem": f"{pg[3] / 1024:.0f} MiB RSS",
+            "cf_cpu": r[2], "peer_cpu": pg[2], "unit": "q/s", "p99": (r[1], pg[1]),
+        })
+    stop(redis)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# part 3: milter
+
+POSTFIX_MAIN = """\
+queue_directory = {root}/queue
+data_directory = {root}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.bench.localhost
+mydomain = bench.localhost
+myorigin = $myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:{sink}
+smtpd_relay_restrictions = permit_mynetworks, reject
+alias_maps =
+alias_database =
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+maillog_file = {root}/log/maillog
+maillog_file_prefixes = {root}/log
+compatibility_level = 3.6
+smtpd_milters =
+milter_default_action = tempfail
+milter_macro_daemon_name = ORIGINATING
+"""
+
+POSTFIX_MASTER = """\
+{port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+def queue_empty(root):
+    for q in ("incoming", "active", "deferred", "maildrop"):
+        for _, _, files in os.walk(os.path.join(root, "queue", q)):
+            if files:
+                return False
+    return True
+
+
+def part_milter(sink_port, rows):
+    root = mkdir(os.path.join(WORK, "postfix"), 0o755)
+    for sub in ("etc", "data", "log", "queue"):
+        mkdir(os.path.join(root, sub), 0o755)
+    shutil.chown(os.path.join(root, "data"), "postfix", "postfix")
+    port = free_port()
+    with open(os.path.join(root, "etc", "main.cf"), "w") as f:
+        f.write(POSTFIX_MAIN.format(root=root, sink=sink_port))
+    with open(os.path.join(root, "etc", "master.cf"), "w") as f:
+        f.write(POSTFIX_MASTER.format(port=f"127.0.0.1:{port}"))
+    conf = os.path.join(root, "etc")
+    run(["/usr/sbin/postfix", "-c", conf, "check"])
+    run(["/usr/sbin/postfix", "-c", conf, "start"])
+    pid_file = os.path.join(root, "queue", "pid", "master.pid")
+    try:
+        wait_port(port, None, "postfix")
+        # opendkim (Debian's), signing for bench.example
+        odir = mkdir(os.path.join(WORK, "opendkim"), 0o755)  # Postfix (user postfix) reaches a unix socket here
+        oport = free_port()
+        oconf = os.path.join(odir, "opendkim.conf")
+        osock = os.path.join(odir, "opendkim.sock")
+        with open(oconf, "w") as f:
+            f.write((f"Socket local:{osock}\nUMask 000\n" if MILTER_UNIX else f"Socket inet:{oport}@127.0.0.1\n")
+                    + f"Mode s\nDomain bench.example\nSelector bench\n"
+                    f"KeyFile {dkim_key()}\nCanonicalization relaxed/relaxed\nOversignHeaders From\n"
+                    f"PidFile {odir}/opendkim.pid\nSyslog no\nRequireSafeKeys false\nInternalHosts 127.0.0.1\n")
+        setups = [("none", "no milter", None)]
+        cf_none = ("cf", "ContentFilter milter, no checks", {})
+        cf_dkim = ("cfdkim", "ContentFilter milter, DKIM signing", {"dkim": True})
+        setups += [cf_none, cf_dkim, ("opendkim", "opendkim, DKIM signing", None)]
+        res = {}
+        for key, label, _ in setups:
+            daemon = None
+            if key == "none":
+                milter = ""
+            elif key == "opendkim":
+                daemon = start("opendkim", ["/usr/sbin/opendkim", "-x", oconf, "-f"])
+                if MILTER_UNIX:
+                    wait_file(osock, daemon, "opendkim")
+                    milter = f"unix:{osock}"
+                else:
+                    wait_port(oport, daemon, "opendkim")
+                    milter = f"inet:127.0.0.1:{oport}"
+            else:
+                cf = ContentFilter(f"cf-milter-{key}", sink_port, "dkim" if key == "cfdkim" else None,
+                                   listener="milter", unix=MILTER_UNIX)
+                daemon = cf.proc
+                milter = f"unix:{cf.socket}" if MILTER_UNIX else f"inet:127.0.0.1:{cf.port}"
+            run(["/usr/sbin/postconf", "-c", conf, "-e", f"smtpd_milters={milter}"])
+            run(["/usr/sbin/postfix", "-c", conf, "reload"])
+            time.sleep(1.5)
+            smtp_source(port, 10, 100, SIZES["10 KB"])
+            wait_queue(root)
+            mem = MemSampler(daemon.pid) if daemon else None
+            for s in SESSIONS:
+                n = int(1000 * SCALE) if s == 10 else int(300 * SCALE)
+                m = measure(lambda: smtp_source(port, s, n, SIZES["10 KB"]), n, daemon.pid if daemon else None)
+                wait_queue(root)
+                res[(key, s)] = (m, mem)
+                log(f"milter {label} x{s}: {m.rate:.0f} msg/s accepted")
+            if mem:
+                mem.close()
+            if key.startswith("cf"):
+                cf.close()
+            elif daemon:
+                stop(daemon)
+        for s in SESSIONS:
+            base = res[("none", s)][0].rate
+            od = res[("opendkim", s)]
+            for key, label, _ in setups[1:3]:
+                m, mem = res[(key, s)]
+                peer = key == "cfdkim"
+                rows.append({
+                    "part": "milter", "path": label, "size": "10 KB", "sessions": s,
+                    "ceiling_name": "Postfix, no milter", "ceiling": base, "cf": m.rate,
+                    "peer_name": "opendkim (signing)" if peer else "-", "peer": od[0].rate if peer else None,
+                    "cf_mem": f"{mem.peak_hwm / 1024:.0f} MiB RSS",
+                    "peer_mem": f"{od[1].peak_hwm / 1024:.0f} MiB RSS" if peer else "-",
+                    "cf_cpu": m.cpu_ms, "peer_cpu": od[0].cpu_ms if peer else None,
+                })
+    finally:
+        subprocess.run(["/usr/sbin/postfix", "-c", conf, "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if not os.path.exists(pid_file):
+                break
+            time.sleep(0.1)
+
+
+def wait_queue(root, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if queue_empty(root):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"postfix queue did not drain; see {root}/log/maillog")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# part 4: memory on a 100 MB message
+
+def part_memory(sink_port, extra):
+    cf = ContentFilter("cf-100mb", sink_port)
+    smtp_source(cf.port, 1, 5, SIZES["10 KB"])
+    t = smtp_source(cf.port, 1, 1, 100 * 1024 * 1024)
+    cf.close()
+    extra["big"] = (cf.rest_rss, cf.hwm, t)
+    log(f"100 MB message: {t:.1f} s, VmHWM {cf.hwm / 1024:.1f} MiB")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# profile (BENCH_ONLY=profile, not part of the full run): where ContentFilter's CPU goes on the relay path
+
+def part_profile(sink_port):
+    """Samples ContentFilter's CPU with dotnet-trace while smtp-source keeps it busy, and prints the hot methods
+    (dotnet-trace report topN). BENCH_DOTNET_TOOLS = the folder of `dotnet tool install --tool-path`."""
+    tools = os.environ.get("BENCH_DOTNET_TOOLS", os.path.expanduser("~/.dotnet/tools"))
+    trace = os.path.join(tools, "dotnet-trace")
+    counters = os.path.join(tools, "dotnet-counters")
+    size = SIZES[os.environ.get("BENCH_PROFILE_SIZE", "10 KB")]
+    sessions = int(os.environ.get("BENCH_PROFILE_SESSIONS", "10"))
+    mode = os.environ.get("BENCH_PROFILE_MODE", "none")
+    seconds = int(os.environ.get("BENCH_PROFILE_SECONDS", "20"))
+    clamd = start_clamd()[0] if mode in ("clamd", "spam") else None
+    cf = ContentFilter(f"cf-profile-{mode}", sink_port, mode, clamd, None,
+                       "originating" if mode == "dkim" else "inbound")
+    smtp_source(cf.port, 10, 500 if size < 100000 else 20, size)
+    out = os.path.join(WORK, f"profile-{mode}-{size}-{sessions}")
+    # collect-linux samples CPU with perf events (needs root); `collect --profile dotnet-sampled-thread-time`
+    # would sample wall time instead, which on this workload is mostly threads waiting.
+    tr = start("dotnet-trace", [trace, "collect-linux", "-p", str(cf.pid), "--profile", "cpu-sampling",
+                                "--duration", f"00:00:00:{seconds:02d}", "-o", out + ".nettrace"])
+    co = start("dotnet-counters", [counters, "collect", "-p", str(cf.pid), "--format", "csv", "-o", out + ".csv",
+                                   "--refresh-interval", "1", "--counters", "System.Runtime",
+                                   "--duration", f"00:00:{seconds:02d}"])
+    time.sleep(2)
+    sent, t_sent, before = 0, 0.0, cpu_ticks([cf.pid])
+    deadline = time.time() + seconds - 3
+    while time.time() < deadline:
+        n = 400 if size < 100000 else 10
+        t_sent += smtp_source(cf.port, sessions, n, size)
+        sent += n
+    cpu = (cpu_ticks([cf.pid]) - before) * 1000 / HZ / sent
+    tr.wait(120)
+    co.wait(60)
+    cf.close()
+    log(f"profile: {sent} messages, {sent / t_sent:.0f} msg/s, {cpu:.2f} CPU ms/msg; trace {out}.nettrace")
+    for args, name in ((["topN", "-n", "100", "--inclusive"], "inclusive"),):
+        r = subprocess.run([trace, "report", out + ".nettrace"] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        with open(f"{out}.{name}.txt", "w") as f:
+            f.write(r.stdout)
+        print(f"--- hot methods ({name}) ---\n{r.stdout}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# report
+
+def pct(a, b):
+    return f"{a / b * 100:.0f} %" if a and b else "-"
+
+
+def fmt_rate(x):
+    if x is None:
+        return "-"
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def ratio(a, b):
+    return f"{a / b:.1f}×" if a and b else "-"
+
+
+def fmt_cpu(x):
+    return "-" if x is None else f"{x:.2f}"
+
+
+def versions():
+    def dpkg(p):
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", p], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return r.stdout or "?"
+    dotnet = subprocess.run(["dotnet", "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    return (f"Postfix {dpkg('postfix')}, amavisd-new {dpkg('amavisd-new')}, SpamAssassin {dpkg('spamassassin')}, "
+            f"ClamAV {dpkg('clamav-daemon')}, postgrey {dpkg('postgrey')}, OpenDKIM {dpkg('opendkim')}, "
+            f"Redis {dpkg('redis-server')}, .NET SDK {dotnet}")
+
+
+def machine(load):
+    with open("/proc/cpuinfo") as f:
+        model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+    with open("/proc/meminfo") as f:
+        mem_gib = int(f.readline().split()[1]) / 1024 / 1024
+    s = load.samples
+    return (f"{os.cpu_count()} CPUs (`nproc` {len(os.sched_getaffinity(0))}), \"{model}\", {mem_gib:.0f} GiB RAM, "
+            f"Linux {os.uname().release}; load average (1 min) during the run: min {min(s):.1f}, "
+            f"mean {statistics.mean(s):.1f}, max {max(s):.1f} ({len(s)} samples)")
+
+
+def report(rows, extra, load, started, elapsed):
+    out = []
+    out.append(f"### Run of {started:%Y-%m-%d %H:%M} UTC ({elapsed / 60:.1f} min)")
+    out.append("")
+    out.append(f"Machine: {machine(load)}.  ")
+    out.append(f"Peers: {versions()}.")
+    out.append("")
+    out.append("| part | path | msg | sessions | baseline | baseline /s | ContentFilter /s | CF ÷ baseline "
+               "| peer | peer /s | CF ÷ peer | CF peak mem | peer peak mem | CF CPU ms/msg | peer CPU ms/msg "
+               "| clamd+spamd CPU ms/msg (CF run / peer run) |")
+    out.append("|---|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        peers_cpu = "-"
+        if r.get("cf_peer_cpu") is not None and r["path"] != "no checks" and r["path"] != "DKIM signing":
+            peers_cpu = f"{r['cf_peer_cpu']:.2f} / {r['am_peer_cpu']:.2f}"
+        out.append(
+            f"| {r['part']} | {r['path']} | {r['size']} | {r['sessions']} | {r['ceiling_name']} "
+            f"| {fmt_rate(r['ceiling'])} | {fmt_rate(r['cf'])} | {pct(r['cf'], r['ceiling'])} | {r['peer_name']} "
+            f"| {fmt_rate(r['peer'])} | {ratio(r['cf'], r['peer'])} "
+            f"| {r['cf_mem']} | {r['peer_mem']} | {fmt_cpu(r['cf_cpu'])} | {fmt_cpu(r['peer_cpu'])} | {peers_cpu} |")
+    out.append("")
+    if "greylist" in ONLY:
+        g = [r for r in rows if r["part"] == "greylist"]
+        if g:
+            out.append("Greylisting rates are policy queries per second (fresh triplets, 10 connections); p99 latency: "
+                       + ", ".join(f"{r['path'].split(', ')[1]} {r['p99'][0]:.2f} ms" for r in g)
+                       + f", postgrey {g[0]['p99'][1]:.2f} ms. CPU is per query.")
+            out.append("")
+    if "spamc_cpu" in extra:
+        out.append("spamd's own CPU per message when spamc drives it (the baseline of the spam rows): "
+                   + ", ".join(f"{k[0]} ×{k[1]} {v:.0f} ms" for k, v in extra["spamc_cpu"].items()) + ".")
+        out.append("")
+    if "cf_rest" in extra:
+        out.append("ContentFilter at rest (VmRSS one second after start) / peak (VmHWM) per relay mode: "
+                   + "; ".join(f"{l} {a / 1024:.0f} / {b / 1024:.0f} MiB" for l, a, b in extra["cf_rest"]) + ".  ")
+        out.append("amavisd-new (parent + children, sum of PSS) at rest / peak: "
+                   + "; ".join(f"{l} {a / 1024:.0f} / {b / 1024:.0f} MiB" for l, a, b in extra["amavis_rest"]) + ".")
+        out.append("")
+    if "big" in extra:
+        rest, hwm, t = extra["big"]
+        out.append(f"One 100 MB message through ContentFilter (no checks, fresh process): {t:.1f} s, RSS at rest "
+                   f"{rest / 1024:.0f} MiB, peak RSS (VmHWM) {hwm / 1024:.0f} MiB.")
+        out.append("")
+    out.extend(targets(rows, extra))
+    return "\n".join(out) + "\n"
+
+
+def targets(rows, extra):
+    def find(part, path, size, s):
+        return next((r for r in rows if r["part"] == part and r["path"] == path and r["size"] == size
+                     and r["sessions"] == s), None)
+
+    t = []
+
+    def add(name, ok, result):
+        t.append(f"| {name} | {result} | {'met' if ok else '**missed**'} |")
+
+    if "relay" in ONLY:
+        r = find("relay", "no checks", "10 KB", 10)
+        add("pass-through ≥ 50 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.5,
+            pct(r["cf"], r["ceiling"]))
+        worst = min((x for x in rows if x["part"] == "relay" and x["path"] == "no checks"), key=lambda x: x["cf"] / x["peer"])
+        add("pass-through ≥ 50× amavisd-new (every size and session count)", worst["cf"] / worst["peer"] >= 50,
+            f"{worst['cf'] / worst['peer']:.1f}× at worst ({worst['size']}, {worst['sessions']} sessions)")
+        r = find("relay", "clamd", "10 KB", 10)
+        add("with clamd ≥ 30 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.3,
+            pct(r["cf"], r["ceiling"]))
+        worst = min((x for x in rows if x["part"] == "relay" and x["path"] == "clamd + spamd"),
+                    key=lambda x: x["cf"] / x["ceiling"])
+        add("with spamd ≥ 95 % of spamd's own throughput (every size and session count)",
+            worst["cf"] / worst["ceiling"] >= 0.95,
+            f"{pct(worst['cf'], worst['ceiling'])} at worst ({worst['size']}, {worst['sessions']} sessions)")
+    if "greylist" in ONLY:
+        g = [r for r in rows if r["part"] == "greylist"]
+        worst = min(g, key=lambda x: x["cf"] / x["peer"])
+        add("greylist ≥ 10× postgrey", worst["cf"] / worst["peer"] >= 10,
+            ", ".join(f"{r['path'].split(', ')[1]} {r['cf'] / r['peer']:.1f}×" for r in g))
+    if "milter" in ONLY:
+        m = [r for r in rows if r["part"] == "milter"]
+        worst = min(m, key=lambda x: x["cf"] / x["ceiling"])
+        add("milter ≥ 90 % of no-milter Postfix", worst["cf"] / worst["ceiling"] >= 0.9,
+            ", ".join(f"{r['path'].split(', ')[1]} ×{r['sessions']}: {pct(r['cf'], r['ceiling'])}" for r in m))
+    if "cf_rest" in extra:
+        worst = max(extra["cf_rest"], key=lambda x: x[1])
+        add("RSS ≤ 100 MiB at rest", worst[1] <= 100 * 1024, f"{worst[1] / 1024:.0f} MiB at most ({worst[0]})")
+    if "big" in extra:
+        add("100 MB message: peak RSS < 150 MiB (issue 3)", extra["big"][1] < 150 * 1024,
+            f"{extra['big'][1] / 1024:.0f} MiB")
+    if not t:
+        return []
+    return ["| target | result | |", "|---|---|---|"] + t + [""]
+
+
+def write_doc(section):
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    with open(OUT_DOC) as f:
+        doc = f.read()
+    if begin in doc and end in doc:
+        head, rest = doc.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        doc = head + begin + "\n" + section + end + tail
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + begin + "\n" + section + end + "\n"
+    with open(OUT_DOC, "w") as f:
+        f.write(doc)
+
+
+def main():
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.time()
+    load = LoadSampler()
+    rows, extra = [], {}
+    try:
+        sink_port, sink_proc = start_sink()
+        if "relay" in ONLY:
+            clamd_sock, clamd_proc = start_clamd()
+            spamd_port, spamd_proc = start_spamd()
+            part_relay(sink_port, sink_proc, clamd_sock, clamd_proc, spamd_port, spamd_proc, rows, extra)
+            stop(spamd_proc)
+            stop(clamd_proc)
+        if "greylist" in ONLY:
+            part_greylist(rows)
+        if "milter" in ONLY:
+            part_milter(sink_port, rows)
+        if "memory" in ONLY:
+            part_memory(sink_port, extra)
+        if "profile" in ONLY:
+            part_profile(sink_port)
+            return
+    finally:
+        stop_all()
+        load.close()
+    section = report(rows, extra, load, started, time.time() - t0)
+    print(section)
+    with open(os.path.join(WORK, "report.md"), "w") as f:
+        f.write(section)
+    with open(os.path.join(WORK, "rows.json"), "w") as f:
+        json.dump({"rows": rows, "extra": {k: (v if not isinstance(v, dict) else {str(a): b for a, b in v.items()})
+                                           for k, v in extra.items()}}, f, indent=1, default=str)
+    if os.environ.get("BENCH_WRITE_DOC", "1") == "1" and ONLY == {"relay", "greylist", "milter", "memory"}:
+        write_doc(section)
+        log(f"results written to {OUT_DOC}")
+
+
+if __name__ == "__main__":
+    main()
