@@ -207,7 +207,12 @@ public sealed partial class ConnectionListener : IAsyncDisposable
             socket.Dispose();
             return;
         }
-        await using var stream = new NetworkStream(socket, ownsSocket: true);
+        Stream network = new NetworkStream(socket, ownsSocket: true);
+        if (_options.Protocol == ListenerProtocol.Milter && socket.AddressFamily != AddressFamily.Unix)
+        {
+            network = new QuickAckStream(socket, network);
+        }
+        await using Stream stream = network;
         PipeReader input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         PipeWriter output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         var context = new ConnectionContext(

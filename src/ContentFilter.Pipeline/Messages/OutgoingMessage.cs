@@ -14,10 +14,39 @@ namespace ContentFilter.Pipeline.Messages;
 public static class OutgoingMessage
 {
     /// <summary>Formats an added field: <c>Name: value CRLF</c>, with any bare-LF folding normalised to CRLF.</summary>
+    /// <remarks>
+    /// A value can never make more than one field: every line break in it becomes folding (a line that does not
+    /// start with white space gets a space), and blank lines are dropped, since an empty line would end the header
+    /// section and start the body. So a scanner's text or a sender's subject cannot inject header fields.
+    /// </remarks>
     public static byte[] FormatField(string name, string value)
     {
-        string v = value.Replace("\r\n", "\n").Replace('\r', '\n').Replace("\n", "\r\n");
-        return Encoding.UTF8.GetBytes(name + ": " + v + "\r\n");
+        if (value.AsSpan().IndexOfAny('\r', '\n') < 0)
+        {
+            return Encoding.UTF8.GetBytes(name + ": " + value + "\r\n");
+        }
+        var sb = new StringBuilder(name.Length + value.Length + 8).Append(name).Append(':').Append(' ');
+        bool first = true;
+        foreach (string line in value.Replace("\r\n", "\n").Replace('\r', '\n').Split('\n'))
+        {
+            if (first)
+            {
+                sb.Append(line);
+                first = false;
+                continue;
+            }
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+            sb.Append("\r\n");
+            if (line[0] is not (' ' or '\t'))
+            {
+                sb.Append(' ');
+            }
+            sb.Append(line);
+        }
+        return Encoding.UTF8.GetBytes(sb.Append("\r\n").ToString());
     }
 
     /// <summary>The bytes that go before the body copy: added fields, then the edited header section if it was edited.</summary>
