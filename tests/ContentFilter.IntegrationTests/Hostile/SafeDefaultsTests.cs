@@ -106,6 +106,48 @@ public sealed partial class SafeDefaultsTests
         Assert.Contains("not in AllowedClients", await File.ReadAllTextAsync(filter.StdoutFile));
     }
 
+    /// <summary>
+    /// The spool directory is 0700, and no message body reaches the logs or the audit file, even at Debug level and
+    /// for a message large enough to be spooled to disk.
+    /// </summary>
+    [SkippableFact]
+    public async Task Spool0700_NoBodyInLogsOrAudit_EvenAtDebug()
+    {
+        Skip.IfNot(SmtpSinkProcess.IsAvailable, "smtp-sink is not installed");
+        await using SmtpSinkProcess sink = await SmtpSinkProcess.StartAsync();
+        await using var filter = new ContentFilterProcess(sink.Port, ServiceSections.IsKnown);
+        filter.SkipUnlessAvailable();
+        filter.Set("Logging:Level", "Debug");
+        await filter.StartAsync();
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(filter.SpoolDirectory));
+
+        const string secret = "BODY-SECRET-7f3a9c";
+        foreach (int lines in new[] { 3, 20_000 })
+        {
+            var body = new StringBuilder("From: a@example.org\r\nTo: b@dest.test\r\nSubject: private\r\n\r\n");
+            for (int i = 0; i < lines; i++)
+            {
+                body.Append(secret).Append(" line ").Append(i).Append("\r\n");
+            }
+            var (client, greeting) = await RawSmtpClient.ConnectAsync(filter.InboundPort);
+            await using (client)
+            {
+                Assert.Equal(220, greeting.Code);
+                await client.EhloAsync();
+                SmtpReply reply = await client.SendMailAsync("a@example.org", ["b@dest.test"], Encoding.ASCII.GetBytes(body.ToString()));
+                Assert.Equal(250, reply.Code);
+                await client.QuitAsync();
+            }
+        }
+        Assert.Equal(2, (await filter.WaitForAuditRecordsAsync(2, TimeSpan.FromSeconds(30))).Count);
+        Assert.Equal(2, (await sink.WaitForDumpsAsync(2, TimeSpan.FromSeconds(30))).Count);
+
+        string logs = await File.ReadAllTextAsync(filter.StdoutFile) + await File.ReadAllTextAsync(filter.StderrFile);
+        Assert.Contains("DBG", logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, await File.ReadAllTextAsync(filter.AuditFile), StringComparison.Ordinal);
+    }
+
     /// <summary>A non-loopback listener without a client allow-list is a configuration error, on every door.</summary>
     [SkippableTheory]
     [InlineData("inbound", "Smtp")]
