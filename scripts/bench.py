@@ -7,8 +7,10 @@ its pid. Nothing under /etc is changed and no stock service is started.
 
 Parts (BENCH_ONLY=relay,greylist,milter,memory selects some):
   relay     smtp-source -> filter -> smtp-sink against smtp-source -> smtp-sink (the ceiling), ContentFilter and
-            amavisd-new in four modes (no checks, clamd, clamd + spamd, DKIM signing), 10 KB and 1 MB messages,
-            1 and 10 sessions; and spamd's own throughput (spamc straight to spamd) for the spam path.
+            amavisd-new in four modes (no checks, clamd, clamd + spamd, DKIM signing rsa-2048), 10 KB and 1 MB
+            messages, 1 and 10 sessions; and spamd's own throughput (spamc straight to spamd) for the spam path.
+            ContentFilter alone (amavisd-new cannot do them here): DKIM signing with ed25519, and DKIM verification
+            of pre-signed mail (key served by a private dnsmasq), sent by send_signed() instead of smtp-source.
   greylist  the same stream of policy queries against postgrey and the contentfilter process (SQLite, Redis).
   milter    a private Postfix (smtpd_milters) with ContentFilter's milter, with opendkim, with no milter.
   memory    ContentFilter's RSS at rest and while relaying one 100 MB message.
@@ -51,13 +53,19 @@ COUNTS = {
     ("cf", "clamd", "10 KB"): 1000, ("cf", "clamd", "1 MB"): 80,
     ("cf", "spam", "10 KB"): 24, ("cf", "spam", "1 MB"): 8,
     ("cf", "dkim", "10 KB"): 1000, ("cf", "dkim", "1 MB"): 80,
+    ("cf", "ed25519", "10 KB"): 1000, ("cf", "ed25519", "1 MB"): 80,
+    ("cf", "verify", "10 KB"): 1000, ("cf", "verify", "1 MB"): 80,
+    ("sender", "10 KB"): 2000, ("sender", "1 MB"): 150,
     ("amavis", "none", "10 KB"): 80, ("amavis", "none", "1 MB"): 16,
     ("amavis", "clamd", "10 KB"): 80, ("amavis", "clamd", "1 MB"): 16,
     ("amavis", "spam", "10 KB"): 24, ("amavis", "spam", "1 MB"): 8,
     ("amavis", "dkim", "10 KB"): 80, ("amavis", "dkim", "1 MB"): 16,
     ("spamc", "10 KB"): 24, ("spamc", "1 MB"): 8,
 }
-MODES = [("none", "no checks"), ("clamd", "clamd"), ("spam", "clamd + spamd"), ("dkim", "DKIM signing")]
+MODES = [("none", "no checks"), ("clamd", "clamd"), ("spam", "clamd + spamd"), ("dkim", "DKIM signing rsa-2048"),
+         ("ed25519", "DKIM signing ed25519"), ("verify", "DKIM verification rsa-2048")]
+NO_PEER = ("ed25519", "verify")  # amavisd-new cannot sign ed25519; its verifier cannot be pointed at our dnsmasq
+SIGNING = ("dkim", "ed25519")    # on the originating listener
 
 
 def count(key, sessions):
@@ -396,6 +404,126 @@ def dkim_key(owner=None):
     return key
 
 
+def ed25519_key():
+    """An Ed25519 key (PKCS#8 PEM, as `openssl genpkey` writes) for ContentFilter's ed25519 signing mode."""
+    d = mkdir(os.path.join(WORK, "dkim"), 0o755)
+    key = os.path.join(d, "bench-ed25519.private")
+    if not os.path.exists(key):
+        run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key])
+        os.chmod(key, 0o600)
+    return key
+
+
+DNS = {}
+
+
+def start_dns():
+    """A private dnsmasq on 127.0.0.1 and a free port serving bench._domainkey.bench.example (the RSA key's public
+    half) and nothing else: no upstream, every other name NXDOMAIN (as tests/ContentFilter.Testing's DnsmasqServer)."""
+    if "port" in DNS:
+        return DNS["port"]
+    d = mkdir(os.path.join(WORK, "dnsmasq"))
+    der = subprocess.run(["openssl", "pkey", "-in", dkim_key(), "-pubout", "-outform", "DER"],
+                         stdout=subprocess.PIPE, check=True).stdout
+    import base64
+    value = "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+    parts = [value[i:i + 255] for i in range(0, len(value), 255)]  # TXT strings are at most 255 bytes
+    conf = os.path.join(d, "records.conf")
+    with open(conf, "w") as f:
+        f.write("txt-record=bench._domainkey.bench.example," + ",".join(f'"{x}"' for x in parts) + "\n")
+    port = free_port()
+    p = start("dnsmasq", ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+                          f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--local=/#/",
+                          "--user=root", "--pid-file=", f"--conf-file={conf}", "--cache-size=0"])
+    wait_port(port, p, "dnsmasq")
+    DNS["port"] = port
+    return port
+
+
+def signed_message(size):
+    """A size-byte message from sender@bench.example, DKIM-signed (rsa-sha256, relaxed/relaxed, d=bench.example,
+    s=bench) with dkimpy (python3-dkim) using the key start_dns() publishes; CRLF line ends, no line starts with a dot."""
+    path = os.path.join(WORK, f"signed-{size}.eml")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            return f.read()
+    import dkim
+    head = (b"From: <sender@bench.example>\r\nTo: <rcpt@bench.example>\r\nSubject: bench\r\n"
+            b"Date: Sat, 05 Dec 2026 08:00:00 +0000\r\nMessage-ID: <bench@bench.example>\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n")
+    body, i = [], 0
+    while len(head) + sum(len(x) for x in body) < size:
+        body.append(f"line {i:06d} of a generated benchmark body, signed once and sent many times.\r\n".encode())
+        i += 1
+    msg = head + b"".join(body)
+    with open(dkim_key(), "rb") as f:
+        key = f.read()
+    sig = dkim.sign(msg, b"bench", b"bench.example", key, canonicalize=(b"relaxed", b"relaxed"),
+                    include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+    msg = sig.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + msg
+    with open(path, "wb") as f:
+        f.write(msg)
+    return msg
+
+
+def send_signed(port, sessions, n, size):
+    """smtp-source cannot send a given message, so this sends signed_message(size) n times over `sessions` parallel
+    SMTP sessions (several messages per connection, as smtp-source -d); returns wall seconds. Replies are read one at a
+    time (no pipelining); a non-2xx/3xx reply is a failure."""
+    payload = signed_message(size) + b".\r\n"
+    todo = [n]
+    lock = threading.Lock()
+    errors = []
+
+    def reply(sock, buf):
+        while True:
+            lines = buf[0].split(b"\r\n")
+            for j, line in enumerate(lines[:-1]):
+                if len(line) >= 4 and line[3:4] == b" ":
+                    buf[0] = b"\r\n".join(lines[j + 1:])
+                    if line[:1] not in (b"2", b"3"):
+                        raise RuntimeError(line.decode(errors="replace"))
+                    return
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            buf[0] += chunk
+
+    def worker():
+        try:
+            sock = socket.create_connection(("127.0.0.1", port))
+            buf = [b""]
+            reply(sock, buf)
+            sock.sendall(b"EHLO bench.localhost\r\n")
+            reply(sock, buf)
+            while True:
+                with lock:
+                    if todo[0] == 0:
+                        break
+                    todo[0] -= 1
+                for cmd in (b"MAIL FROM:<sender@bench.example>\r\n", b"RCPT TO:<rcpt@bench.example>\r\n",
+                            b"DATA\r\n"):
+                    sock.sendall(cmd)
+                    reply(sock, buf)
+                sock.sendall(payload)
+                reply(sock, buf)
+            sock.sendall(b"QUIT\r\n")
+            reply(sock, buf)
+            sock.close()
+        except (OSError, RuntimeError) as e:
+            errors.append(str(e))
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"send_signed to {port} (-s {sessions} -m {n} -l {size}) failed: {errors[0][:300]}")
+    return time.perf_counter() - t0
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # ContentFilter
 
@@ -432,9 +560,13 @@ class ContentFilter:
             "Arc": {"Verify": False},
             "Metrics": {"Enabled": False},
         }
-        if mode == "dkim":
+        if mode in SIGNING:
             cfg["Dkim"]["Sign"] = {"Enabled": True, "Domains": [
-                {"Domain": "bench.example", "Selector": "bench", "KeyFile": dkim_key()}]}
+                {"Domain": "bench.example", "Selector": "bench",
+                 "KeyFile": ed25519_key() if mode == "ed25519" else dkim_key()}]}
+        if mode == "verify":
+            cfg["Dkim"]["Verify"] = True
+            cfg["Dns"] = {"Servers": [f"127.0.0.1:{start_dns()}"]}
         for section, values in (extra or {}).items():
             cfg.setdefault(section, {}).update(values)
         self.config = os.path.join(self.dir, "contentfilter.json")
@@ -640,25 +772,39 @@ def part_relay(sink_port, sink_proc, clamd_sock, clamd_proc, spamd_port, spamd_p
             extra["spamc_cpu"][(size_name, s)] = m.peer_cpu_ms
             log(f"spamc {size_name} x{s}: {m.rate:.1f} msg/s, spamd {m.peer_cpu_ms:.0f} CPU ms/msg")
     peers = [clamd_proc.pid, spamd_proc.pid]
+    sender = {}  # send_signed() straight to smtp-sink: the baseline of the verification rows
+    for size_name, size in SIZES.items():
+        send_signed(sink_port, 2, 20, size)
+        for s in SESSIONS:
+            n = count(("sender", size_name), s)
+            sender[(size_name, s)] = n / send_signed(sink_port, s, n, size)
+            log(f"send_signed -> smtp-sink {size_name} x{s}: {sender[(size_name, s)]:.0f} msg/s")
     for mode, label in MODES:
         results = {}
-        for side in ("cf", "amavis"):
+        for side in ("cf",) if mode in NO_PEER else ("cf", "amavis"):
             log(f"relay: starting {side} ({label})")
             if side == "cf":
-                listener = "originating" if mode == "dkim" else "inbound"
+                listener = "originating" if mode in SIGNING else "inbound"
                 d = ContentFilter(f"cf-{mode}", sink_port, mode, clamd_sock, spamd_port, listener)
             else:
                 d = Amavis(mode, sink_port, clamd_sock)
             warm = 20 if mode == "spam" else 200
-            smtp_source(d.port, 10, warm if side == "cf" else 2 * AMAVIS_CHILDREN, SIZES["10 KB"])
-            smtp_source(d.port, 2, 4, SIZES["1 MB"])
+            load = send_signed if mode == "verify" else smtp_source
+            load(d.port, 10, warm if side == "cf" else 2 * AMAVIS_CHILDREN, SIZES["10 KB"])
+            load(d.port, 2, 4, SIZES["1 MB"])
             for size_name, size in SIZES.items():
                 for s in SESSIONS:
                     n = count((side, mode, size_name), s)
-                    m = measure(lambda: smtp_source(d.port, s, n, size), n, d.pid, peers)
+                    m = measure(lambda: load(d.port, s, n, size), n, d.pid, peers)
                     results[(side, size_name, s)] = m
                     log(f"  {side} {label} {size_name} x{s}: {m.rate:.1f} msg/s, {m.cpu_ms:.2f} CPU ms/msg")
             d.close()
+            if mode == "verify":  # a verification mode that fails (no key, DNS error) must not give a number
+                with open(os.path.join(d.dir, "audit.json")) as f:
+                    lines = [l for l in f if '"Audit":' in l]
+                bad = [l for l in lines if '"DkimValid":["bench:bench.example"]' not in l]
+                if bad or not lines:
+                    raise RuntimeError(f"{d.name}: {len(bad)} of {len(lines)} messages not verified: {bad[:1]}")
             if side == "cf":
                 cf_mem = d
                 extra.setdefault("cf_rest", []).append((label, d.rest_rss, d.hwm))
@@ -667,18 +813,22 @@ def part_relay(sink_port, sink_proc, clamd_sock, clamd_proc, spamd_port, spamd_p
                 extra.setdefault("amavis_rest", []).append((label, d.rest_pss, d.mem.peak_pss))
         for size_name in SIZES:
             for s in SESSIONS:
-                cf, am = results[("cf", size_name, s)], results[("amavis", size_name, s)]
+                cf, am = results[("cf", size_name, s)], results.get(("amavis", size_name, s))
                 if mode == "spam":
                     base_name, base = "spamd alone (spamc)", spamc[(size_name, s)].rate
+                elif mode == "verify":
+                    base_name, base = "smtp-sink (send_signed)", sender[(size_name, s)]
                 else:
                     base_name, base = "smtp-sink", ceiling[(size_name, s)]
                 rows.append({
                     "part": "relay", "path": label, "size": size_name, "sessions": s,
-                    "ceiling_name": base_name, "ceiling": base, "cf": cf.rate, "peer_name": "amavisd-new",
-                    "peer": am.rate,
-                    "cf_mem": f"{cf_mem.hwm / 1024:.0f} MiB RSS", "peer_mem": f"{am_mem.mem.peak_pss / 1024:.0f} MiB PSS",
-                    "cf_cpu": cf.cpu_ms, "peer_cpu": am.cpu_ms,
-                    "cf_peer_cpu": cf.peer_cpu_ms, "am_peer_cpu": am.peer_cpu_ms,
+                    "ceiling_name": base_name, "ceiling": base, "cf": cf.rate,
+                    "peer_name": "amavisd-new" if am else "-", "peer": am.rate if am else None,
+                    "cf_mem": f"{cf_mem.hwm / 1024:.0f} MiB RSS",
+                    "peer_mem": f"{am_mem.mem.peak_pss / 1024:.0f} MiB PSS" if am else "-",
+                    "cf_cpu": cf.cpu_ms, "peer_cpu": am.cpu_ms if am else None,
+                    "cf_peer_cpu": cf.peer_cpu_ms if mode in ("clamd", "spam") else None,
+                    "am_peer_cpu": am.peer_cpu_ms if am else None,
                 })
     extra["ceiling"] = ceiling
     extra["spamc"] = {k: v.rate for k, v in spamc.items()}
@@ -927,7 +1077,7 @@ def part_profile(sink_port):
     seconds = int(os.environ.get("BENCH_PROFILE_SECONDS", "20"))
     clamd = start_clamd()[0] if mode in ("clamd", "spam") else None
     cf = ContentFilter(f"cf-profile-{mode}", sink_port, mode, clamd, None,
-                       "originating" if mode == "dkim" else "inbound")
+                       "originating" if mode in SIGNING else "inbound")
     smtp_source(cf.port, 10, 500 if size < 100000 else 20, size)
     out = os.path.join(WORK, f"profile-{mode}-{size}-{sessions}")
     # collect-linux samples CPU with perf events (needs root); `collect --profile dotnet-sampled-thread-time`
@@ -1012,7 +1162,7 @@ def report(rows, extra, load, started, elapsed):
     out.append("|---|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         peers_cpu = "-"
-        if r.get("cf_peer_cpu") is not None and r["path"] != "no checks" and r["path"] != "DKIM signing":
+        if r.get("cf_peer_cpu") is not None and r.get("am_peer_cpu") is not None:
             peers_cpu = f"{r['cf_peer_cpu']:.2f} / {r['am_peer_cpu']:.2f}"
         out.append(
             f"| {r['part']} | {r['path']} | {r['size']} | {r['sessions']} | {r['ceiling_name']} "
@@ -1063,6 +1213,11 @@ def targets(rows, extra):
         worst = min((x for x in rows if x["part"] == "relay" and x["path"] == "no checks"), key=lambda x: x["cf"] / x["peer"])
         add("pass-through ≥ 50× amavisd-new (every size and session count)", worst["cf"] / worst["peer"] >= 50,
             f"{worst['cf'] / worst['peer']:.1f}× at worst ({worst['size']}, {worst['sessions']} sessions)")
+        base = find("relay", "no checks", "10 KB", 10)
+        for label in ("DKIM signing rsa-2048", "DKIM signing ed25519"):
+            r = find("relay", label, "10 KB", 10)
+            add(f"{label} ≥ 60 % of pass-through (10 KB, 10 sessions)", r["cf"] / base["cf"] >= 0.6,
+                pct(r["cf"], base["cf"]))
         r = find("relay", "clamd", "10 KB", 10)
         add("with clamd ≥ 30 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.3,
             pct(r["cf"], r["ceiling"]))
