@@ -710,14 +710,14 @@ class Amavis:
 # ---------------------------------------------------------------------------------------------------------------
 # part 1: relay
 
-def sample_message(size):
+def sample_message(size, cut=True):
     """The message smtp-source sends with -l size, as smtp-sink received it less the trace lines smtp-sink adds
     (X-* and its Received header: SpamAssassin's relay analysis would make the baseline do more than the filter's
     request), cut at a line end below 500 KiB as ContentFilter (Spam:MaxSize, Oversized: Truncate) and spamc do."""
-    path = os.path.join(WORK, f"sample-{size}.eml")
+    path = os.path.join(WORK, f"sample-{size}{'' if cut else '-whole'}.eml")
     if os.path.exists(path):
         return path
-    d = mkdir(os.path.join(WORK, f"sample-{size}"))
+    d = mkdir(os.path.join(WORK, f"sample-{size}{'' if cut else '-whole'}"))
     port = free_port()
     p = start(f"smtp-sink-sample-{size}", [SMTP_SINK, "-u", "root", "-d", d + "/%M.", f"127.0.0.1:{port}", "10"])
     wait_port(port, p, "smtp-sink (sample)")
@@ -731,7 +731,7 @@ def sample_message(size):
         raw = f.read()
     msg = raw[raw.index(b"From: "):]  # smtp-source's message starts with its From: header
     msg = msg.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # the sink stores LF; the wire (and the filter) has CRLF
-    if len(msg) > 512000:
+    if cut and len(msg) > 512000:
         msg = msg[:msg.rindex(b"\n", 0, 512000) + 1]
     with open(path, "wb") as f:
         f.write(msg)
@@ -769,6 +769,50 @@ def spamc_rate(spamd_port, size, sessions, n):
     return time.perf_counter() - t0
 
 
+def clamd_rate(clamd_sock, size, sessions, n):
+    """clamd's own throughput: n zINSTREAM scans, in 64 KiB chunks as ContentFilter sends them, of the whole message
+    smtp-source would send, over `sessions` parallel connections to the same clamd socket."""
+    with open(sample_message(size, cut=False), "rb") as f:
+        msg = f.read()
+    request = bytearray(b"zINSTREAM\0")
+    for i in range(0, len(msg), 65536):
+        chunk = msg[i:i + 65536]
+        request += len(chunk).to_bytes(4, "big") + chunk
+    request += b"\0\0\0\0"
+    request = bytes(request)
+    todo = list(range(n))
+    lock = threading.Lock()
+    errors = []
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                todo.pop()
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.connect(clamd_sock)
+                c.sendall(request)
+                reply = b""
+                while not reply.endswith(b"\0"):
+                    part = c.recv(4096)
+                    if not part:
+                        break
+                    reply += part
+            if not reply.endswith(b"OK\0"):
+                errors.append(reply)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"clamd zINSTREAM failed: {errors[0][:300]!r}")
+    return time.perf_counter() - t0
+
+
 def part_relay(sink_port, sink_proc, clamd_sock, clamd_proc, spamd_port, spamd_proc, rows, extra):
     ceiling = {}
     for size_name, size in SIZES.items():
@@ -787,6 +831,15 @@ def part_relay(sink_port, sink_proc, clamd_sock, clamd_proc, spamd_port, spamd_p
             spamc[(size_name, s)] = m
             extra["spamc_cpu"][(size_name, s)] = m.peer_cpu_ms
             log(f"spamc {size_name} x{s}: {m.rate:.1f} msg/s, spamd {m.peer_cpu_ms:.0f} CPU ms/msg")
+    clamd_alone = {}
+    for size_name, size in SIZES.items():
+        clamd_rate(clamd_sock, size, 2, 10)
+        for s in SESSIONS:
+            n = count(("cf", "clamd", size_name), s)
+            m = measure(lambda: clamd_rate(clamd_sock, size, s, n), n, peers=[clamd_proc.pid])
+            clamd_alone[(size_name, s)] = m
+            log(f"clamd alone (zINSTREAM) {size_name} x{s}: {m.rate:.1f} msg/s, clamd {m.peer_cpu_ms:.2f} CPU ms/msg")
+    extra["clamd_alone"] = clamd_alone
     peers = [clamd_proc.pid, spamd_proc.pid]
     sender = {}  # send_signed() straight to smtp-sink: the baseline of the verification rows
     for size_name, size in SIZES.items():
@@ -1202,6 +1255,14 @@ def report(rows, extra, load, started, elapsed):
                        + ", ".join(f"{r['path'].split(', ')[1]} {r['p99'][0]:.2f} ms" for r in g)
                        + f", postgrey {g[0]['p99'][1]:.2f} ms. CPU is per query.")
             out.append("")
+    if "clamd_alone" in extra:
+        cf_clamd = {(r["size"], r["sessions"]): r["cf"] for r in rows if r["part"] == "relay" and r["path"] == "clamd"}
+        out.append("clamd alone (zINSTREAM straight to the same clamd, the same whole message, same sessions; the "
+                   "scanner's own ceiling) and ContentFilter's clamd rows as a share of it: "
+                   + ", ".join(f"{k[0]} ×{k[1]} {v.rate:.0f} msg/s ({v.peer_cpu_ms:.2f} clamd CPU ms/msg)"
+                               + (f", ContentFilter {100 * cf_clamd[k] / v.rate:.0f} %" if k in cf_clamd else "")
+                               for k, v in extra["clamd_alone"].items()) + ".")
+        out.append("")
     if "spamc_cpu" in extra:
         out.append("spamd's own CPU per message when spamc drives it (the baseline of the spam rows): "
                    + ", ".join(f"{k[0]} ×{k[1]} {v:.0f} ms" for k, v in extra["spamc_cpu"].items()) + ".")
