@@ -148,26 +148,42 @@ public sealed partial class ClamdClient
         await using var stream = new NetworkStream(socket, ownsSocket: true);
         using var deadline = new CancellationTokenSource(_options.Timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.ChunkSize + ClamdRequestWriter.ChunkHeaderLength);
+        // One buffer holds what goes out in one write: the command (first time only), a chunk header and its data,
+        // and the end-of-stream marker once the content is known to be finished. clamd wakes up once per arrival, so
+        // a 10 KB message goes in a single write (three writes cost clamd about three times the CPU).
+        ReadOnlySpan<byte> command = ClamdRequestWriter.CommandBytes(ClamdCommand.Instream);
+        int header = ClamdRequestWriter.ChunkHeaderLength;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(command.Length + header + _options.ChunkSize + header);
         string? writeError = null;
         try
         {
             try
             {
-                int cmd = ClamdRequestWriter.CommandBytes(ClamdCommand.Instream).Length;
-                ClamdRequestWriter.CommandBytes(ClamdCommand.Instream).CopyTo(buffer);
-                await stream.WriteAsync(buffer.AsMemory(0, cmd), linked.Token).ConfigureAwait(false);
+                command.CopyTo(buffer);
+                int pos = command.Length;
                 while (true)
                 {
-                    int n = await content.ReadAsync(buffer.AsMemory(ClamdRequestWriter.ChunkHeaderLength, _options.ChunkSize), linked.Token).ConfigureAwait(false);
+                    int n = await content.ReadAsync(buffer.AsMemory(pos + header, _options.ChunkSize), linked.Token).ConfigureAwait(false);
                     if (n == 0)
                     {
-                        ClamdRequestWriter.EndOfStream.CopyTo(buffer);
-                        await stream.WriteAsync(buffer.AsMemory(0, ClamdRequestWriter.ChunkHeaderLength), linked.Token).ConfigureAwait(false);
+                        ClamdRequestWriter.EndOfStream.CopyTo(buffer.AsSpan(pos));
+                        await stream.WriteAsync(buffer.AsMemory(0, pos + header), linked.Token).ConfigureAwait(false);
                         break;
                     }
-                    ClamdRequestWriter.WriteChunkHeader(n, buffer);
-                    await stream.WriteAsync(buffer.AsMemory(0, n + ClamdRequestWriter.ChunkHeaderLength), linked.Token).ConfigureAwait(false);
+                    ClamdRequestWriter.WriteChunkHeader(n, buffer.AsSpan(pos));
+                    int length = pos + header + n;
+                    bool last = content.CanSeek && content.Position >= content.Length;
+                    if (last)
+                    {
+                        ClamdRequestWriter.EndOfStream.CopyTo(buffer.AsSpan(length));
+                        length += header;
+                    }
+                    await stream.WriteAsync(buffer.AsMemory(0, length), linked.Token).ConfigureAwait(false);
+                    if (last)
+                    {
+                        break;
+                    }
+                    pos = 0;
                     if (socket.Available > 0)
                     {
                         // clamd answered mid-upload (size limit, error): stop sending and read it.
