@@ -738,10 +738,9 @@ def sample_message(size, cut=True):
     return path
 
 
-def spamc_rate(spamd_port, size, sessions, n):
-    """spamd's own throughput: n spamc runs (SYMBOLS, as ContentFilter asks) over `sessions` parallel clients on
-    the message smtp-source would send, cut at 500 KiB as both spamc and ContentFilter do for larger mail."""
-    path = sample_message(size)
+def in_parallel(n, sessions, one, what):
+    """Runs one() n times over `sessions` threads; one() returns None or an error text. Returns the seconds taken;
+    raises on the first error."""
     todo = list(range(n))
     lock = threading.Lock()
     errors = []
@@ -752,11 +751,9 @@ def spamc_rate(spamd_port, size, sessions, n):
                 if not todo:
                     return
                 todo.pop()
-            with open(path, "rb") as f:
-                r = subprocess.run(["/usr/bin/spamc", "-d", "127.0.0.1", "-p", str(spamd_port), "-y", "-x"],
-                                   stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            if r.returncode not in (0, 1):
-                errors.append(r.stderr)
+            error = one()
+            if error is not None:
+                errors.append(error)
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(sessions)]
@@ -765,8 +762,22 @@ def spamc_rate(spamd_port, size, sessions, n):
     for t in threads:
         t.join()
     if errors:
-        raise RuntimeError(f"spamc failed: {errors[0][:300]}")
+        raise RuntimeError(f"{what} failed: {errors[0][:300]!r}")
     return time.perf_counter() - t0
+
+
+def spamc_rate(spamd_port, size, sessions, n):
+    """spamd's own throughput: n spamc runs (SYMBOLS, as ContentFilter asks) over `sessions` parallel clients on
+    the message smtp-source would send, cut at 500 KiB as both spamc and ContentFilter do for larger mail."""
+    path = sample_message(size)
+
+    def one():
+        with open(path, "rb") as f:
+            r = subprocess.run(["/usr/bin/spamc", "-d", "127.0.0.1", "-p", str(spamd_port), "-y", "-x"],
+                               stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return None if r.returncode in (0, 1) else r.stderr
+
+    return in_parallel(n, sessions, one, "spamc")
 
 
 def clamd_rate(clamd_sock, size, sessions, n):
@@ -780,37 +791,20 @@ def clamd_rate(clamd_sock, size, sessions, n):
         request += len(chunk).to_bytes(4, "big") + chunk
     request += b"\0\0\0\0"
     request = bytes(request)
-    todo = list(range(n))
-    lock = threading.Lock()
-    errors = []
 
-    def worker():
-        while True:
-            with lock:
-                if not todo:
-                    return
-                todo.pop()
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-                c.connect(clamd_sock)
-                c.sendall(request)
-                reply = b""
-                while not reply.endswith(b"\0"):
-                    part = c.recv(4096)
-                    if not part:
-                        break
-                    reply += part
-            if not reply.endswith(b"OK\0"):
-                errors.append(reply)
+    def one():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.connect(clamd_sock)
+            c.sendall(request)
+            reply = b""
+            while not reply.endswith(b"\0"):
+                part = c.recv(4096)
+                if not part:
+                    break
+                reply += part
+        return None if reply.endswith(b"OK\0") else reply
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(sessions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError(f"clamd zINSTREAM failed: {errors[0][:300]!r}")
-    return time.perf_counter() - t0
+    return in_parallel(n, sessions, one, "clamd zINSTREAM")
 
 
 def part_relay(sink_port, sink_proc, clamd_sock, clamd_proc, spamd_port, spamd_proc, rows, extra):
