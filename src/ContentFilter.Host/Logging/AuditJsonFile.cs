@@ -33,6 +33,9 @@ public sealed partial class AuditJsonFile : IDisposable
     private const int O_CLOEXEC = 0x80000;
     private const int EINTR = 4;
 
+    // glibc's soname: "libc" alone makes the runtime probe libc.so first, which is only libc6-dev's linker script.
+    private const string Libc = "libc.so.6";
+
     private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
 
     private readonly SafeFileHandle _handle;
@@ -114,10 +117,10 @@ public sealed partial class AuditJsonFile : IDisposable
     /// <inheritdoc />
     public void Dispose() => _handle.Dispose();
 
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Libc, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags, int mode);
 
-    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
     private static partial nint Write(int fd, ref byte buffer, nint count);
 }
 
