@@ -4,7 +4,12 @@ using ContentFilter.Protocols.Smtp;
 namespace ContentFilter.Frontends.Delivery;
 
 /// <summary>A write-only stream that dot-stuffs what <see cref="Pipeline.Messages.OutgoingMessage.WriteAsync"/> writes and sends it.</summary>
-/// <remarks>Memory stays bounded: each chunk is stuffed into the connection's reused buffer (at most 1.5 × the chunk) and sent at once.</remarks>
+/// <remarks>
+/// Stuffed bytes collect in the connection's reused buffer and go out once at least <see cref="SendThreshold"/> bytes
+/// are waiting, and at the end together with the terminator: a small message leaves in one write (one segment for
+/// the next hop to wake up for) instead of three (added headers, body, end of data). Memory stays bounded by the
+/// threshold plus 1.5 × one chunk.
+/// </remarks>
 internal sealed class DotStuffingStream : Stream
 {
     private readonly NextHopConnection _connection;
@@ -12,10 +17,14 @@ internal sealed class DotStuffingStream : Stream
     private readonly SmtpDotStuffer _stuffer = new();
     private readonly ArrayBufferWriter<byte> _buffer;
 
+    /// <summary>Bytes collected before they are sent.</summary>
+    public const int SendThreshold = 64 * 1024;
+
     public DotStuffingStream(NextHopConnection connection, TimeSpan writeTimeout)
     {
         _connection = connection;
         _buffer = connection.StuffingBuffer;
+        _buffer.ResetWrittenCount();
         _writeTimeout = writeTimeout;
     }
 
@@ -35,20 +44,27 @@ internal sealed class DotStuffingStream : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        _buffer.ResetWrittenCount();
         _stuffer.Write(buffer.Span, _buffer);
-        await _connection.WriteAsync(_buffer.WrittenMemory, _writeTimeout, cancellationToken).ConfigureAwait(false);
+        if (_buffer.WrittenCount >= SendThreshold)
+        {
+            await SendAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    /// <summary>Writes the end of data (<c>CRLF.CRLF</c> or <c>.CRLF</c>).</summary>
+    /// <summary>Sends what is still buffered followed by the end of data (<c>CRLF.CRLF</c> or <c>.CRLF</c>).</summary>
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
     {
-        _buffer.ResetWrittenCount();
         _stuffer.Complete(_buffer);
+        await SendAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask SendAsync(CancellationToken cancellationToken)
+    {
         await _connection.WriteAsync(_buffer.WrittenMemory, _writeTimeout, cancellationToken).ConfigureAwait(false);
+        _buffer.ResetWrittenCount();
     }
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use WriteAsync.");

@@ -189,6 +189,9 @@ public sealed partial class ConnectionListener : IAsyncDisposable
         }
     }
 
+    /// <summary>The size of one receive from a client.</summary>
+    internal const int ReadBufferSize = 32 * 1024;
+
     private async Task RunConnectionAsync(long id, Socket socket)
     {
         EndPoint? remote = null;
@@ -213,7 +216,10 @@ public sealed partial class ConnectionListener : IAsyncDisposable
             network = new QuickAckStream(socket, network);
         }
         await using Stream stream = network;
-        PipeReader input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        // 32 KiB reads: message data (SMTP DATA, milter body chunks) arrives in one receive per 32 KiB instead of one
+        // per 4 KiB (the default), a 10 KB message in one call instead of three. The buffer comes from the shared pool
+        // and goes back to it whenever the session has consumed what was read.
+        PipeReader input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: ReadBufferSize, leaveOpen: true));
         PipeWriter output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         var context = new ConnectionContext(
             _options.Name + "-" + id.ToString(System.Globalization.CultureInfo.InvariantCulture),
