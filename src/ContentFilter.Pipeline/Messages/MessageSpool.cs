@@ -27,7 +27,8 @@ public sealed class MessageSpool : IAsyncDisposable, IDisposable
     {
         _options = options;
         _id = id;
-        _buffer = new byte[Math.Min(16 * 1024, Math.Max(1024, options.InMemoryThreshold))];
+        // Uninitialised: only bytes written are ever read, so zeroing 16 KiB per message would be wasted work.
+        _buffer = GC.AllocateUninitializedArray<byte>(Math.Min(16 * 1024, Math.Max(1024, options.InMemoryThreshold)));
     }
 
     /// <summary>Total bytes written.</summary>
@@ -157,7 +158,9 @@ public sealed class MessageSpool : IAsyncDisposable, IDisposable
             return;
         }
         int size = Math.Min(Math.Max(needed, _buffer.Length * 2), _options.InMemoryThreshold);
-        Array.Resize(ref _buffer, size);
+        byte[] larger = GC.AllocateUninitializedArray<byte>(size);
+        _buffer.AsSpan(0, _bufferLength).CopyTo(larger);
+        _buffer = larger;
     }
 
     private void ThrowIfNotWritable()
