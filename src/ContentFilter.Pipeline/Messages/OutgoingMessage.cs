@@ -127,7 +127,8 @@ public static class OutgoingMessage
         await destination.WriteAsync(prefix, cancellationToken).ConfigureAwait(false);
         await using Stream source = spool.OpenRead();
         source.Seek(copyFrom, SeekOrigin.Begin);
-        byte[] chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        // 128 KiB: a spooled file is read through the thread pool, one hop per read.
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(128 * 1024);
         try
         {
             int n;
