@@ -2,9 +2,9 @@ using System.Net;
 using ContentFilter.Checks.Dmarc;
 using ContentFilter.Checks.Dns;
 using ContentFilter.Checks.Spf;
-using ContentFilter.Checks.Tests.Dns;
 using ContentFilter.Pipeline.Checks;
 using ContentFilter.Pipeline.Messages;
+using ContentFilter.Testing.Daemons;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ContentFilter.Checks.Tests.Dmarc;
@@ -15,12 +15,12 @@ public sealed class SpfDmarcDnsmasqTests
     [SkippableFact]
     public async Task SpfThenDmarc_RealDns_PassAlignedAndFailWithPolicy()
     {
-        Skip.IfNot(DnsmasqServer.Available, "dnsmasq not installed");
-        using DnsmasqServer dns = await DnsmasqServer.StartAsync(
-            "--txt-record=example.test,v=spf1 mx -all",
-            "--mx-host=example.test,mail.example.test,10",
-            "--host-record=mail.example.test,192.0.2.25",
-            "--txt-record=_dmarc.example.test,v=DMARC1; p=reject; sp=quarantine");
+        Skip.IfNot(DnsmasqServer.CanStart, "needs dnsmasq and root");
+        await using DnsmasqServer dns = await DnsmasqServer.StartAsync(new DnsmasqRecords()
+            .Txt("example.test", "v=spf1 mx -all")
+            .Mx("example.test", "mail.example.test", 10)
+            .Host("mail.example.test", IPAddress.Parse("192.0.2.25"))
+            .Txt("_dmarc.example.test", "v=DMARC1; p=reject; sp=quarantine"));
         var resolver = new DnsClientResolver(new DnsOptions { Servers = { dns.Endpoint }, TimeoutMs = 1000, Retries = 0 }, TimeProvider.System, NullLogger<DnsClientResolver>.Instance);
         var spf = new SpfCheck(new SpfOptions { ReceiverName = "mx.example.net" }, resolver, TimeProvider.System, NullLogger<SpfCheck>.Instance);
         var org = new OrganizationalDomain(PublicSuffixList.Parse(new[] { "test" }));

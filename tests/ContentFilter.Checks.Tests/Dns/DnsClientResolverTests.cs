@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using ContentFilter.Checks.Dns;
+using ContentFilter.Testing.Daemons;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -15,13 +16,14 @@ public sealed class DnsClientResolverTests
     [SkippableFact]
     public async Task Queries_RealDnsmasq_StatusesToldApart()
     {
-        Skip.IfNot(DnsmasqServer.Available, "dnsmasq not installed");
-        using DnsmasqServer dns = await DnsmasqServer.StartAsync(
-            "--txt-record=example.test,v=spf1 -all",
-            "--txt-record=long.example.test," + new string('a', 200) + "," + new string('b', 200),
-            "--host-record=mail.example.test,192.0.2.5,2001:db8::5",
-            "--mx-host=example.test,mail.example.test,10",
-            "--ptr-record=5.2.0.192.in-addr.arpa,mail.example.test");
+        Skip.IfNot(DnsmasqServer.CanStart, "needs dnsmasq and root");
+        await using DnsmasqServer dns = await DnsmasqServer.StartAsync(new DnsmasqRecords()
+            .Zone("test")
+            .Txt("example.test", "v=spf1 -all")
+            .Txt("long.example.test", new string('a', 200) + new string('b', 200))
+            .Host("mail.example.test", IPAddress.Parse("192.0.2.5"), IPAddress.Parse("2001:db8::5"))
+            .Mx("example.test", "mail.example.test", 10)
+            .Ptr(IPAddress.Parse("192.0.2.5"), "mail.example.test"));
         DnsClientResolver r = Resolver(dns.Endpoint);
         CancellationToken ct = CancellationToken.None;
 
@@ -39,10 +41,10 @@ public sealed class DnsClientResolverTests
     [SkippableFact]
     public async Task Cache_AnswerKeptForTtlThenAskedAgain()
     {
-        Skip.IfNot(DnsmasqServer.Available, "dnsmasq not installed");
+        Skip.IfNot(DnsmasqServer.CanStart, "needs dnsmasq and root");
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         DnsClientResolver r;
-        using (DnsmasqServer dns = await DnsmasqServer.StartAsync("--txt-record=cached.example.test,hello"))
+        await using (DnsmasqServer dns = await DnsmasqServer.StartAsync(new DnsmasqRecords().Ttl(60).Txt("cached.example.test", "hello")))
         {
             r = Resolver(dns.Endpoint, time, timeoutMs: 300);
             Assert.Equal(DnsStatus.Ok, (await r.TxtAsync("cached.example.test", CancellationToken.None)).Status);

@@ -3,18 +3,18 @@ using System.Net.Sockets;
 using ContentFilter.Checks.Dns;
 using ContentFilter.Testing.Daemons;
 using Microsoft.Extensions.Logging.Abstractions;
-using KitDnsmasq = ContentFilter.Testing.Daemons.DnsmasqServer;
+
 
 namespace ContentFilter.Checks.Tests.Dns;
 
-/// <summary>The kit's <see cref="KitDnsmasq"/> serves PTR and A/AAAA records as well as TXT, as the production resolver reads them.</summary>
+/// <summary>The kit's <see cref="DnsmasqServer"/> serves PTR and A/AAAA records as well as TXT, as the production resolver reads them.</summary>
 public sealed class KitDnsmasqRecordsTests
 {
     [SkippableFact]
     public async Task KitDnsmasq_PtrHostAndTxtRecords_AnsweredThroughDnsClientResolver()
     {
-        Skip.IfNot(KitDnsmasq.CanStart, "needs dnsmasq and root");
-        await using KitDnsmasq dns = await KitDnsmasq.StartAsync(new DnsmasqRecords()
+        Skip.IfNot(DnsmasqServer.CanStart, "needs dnsmasq and root");
+        await using DnsmasqServer dns = await DnsmasqServer.StartAsync(new DnsmasqRecords()
             .Ptr(IPAddress.Parse("127.0.0.2"), "mta1.bigsender.test")
             .Host("mta1.bigsender.test", IPAddress.Parse("127.0.0.2"))
             .Ptr(IPAddress.Parse("127.0.0.3"), "mta2.bigsender.test.")
@@ -23,7 +23,7 @@ public sealed class KitDnsmasqRecordsTests
             .Host("dual.example.test", IPAddress.Parse("192.0.2.7"), IPAddress.Parse("2001:db8::7"))
             .Txt("example.test", "v=spf1 -all"));
         var resolver = new DnsClientResolver(
-            new DnsOptions { Servers = { $"{dns.Address}:{dns.Port}" }, TimeoutMs = 1000, Retries = 0, CacheSize = 0 },
+            new DnsOptions { Servers = { dns.Endpoint }, TimeoutMs = 1000, Retries = 0, CacheSize = 0 },
             TimeProvider.System, NullLogger<DnsClientResolver>.Instance);
         CancellationToken ct = CancellationToken.None;
 

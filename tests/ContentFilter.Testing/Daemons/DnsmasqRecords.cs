@@ -5,7 +5,7 @@ using ContentFilter.Checks.Dns;
 
 namespace ContentFilter.Testing.Daemons;
 
-/// <summary>The records a <see cref="DnsmasqServer"/> serves: TXT, PTR and A/AAAA, written as dnsmasq config lines.</summary>
+/// <summary>The records a <see cref="DnsmasqServer"/> serves: TXT, PTR, A/AAAA and MX, written as dnsmasq config lines.</summary>
 /// <remarks>
 /// <see cref="Txt"/> is <c>txt-record=</c>, <see cref="Ptr"/> is <c>ptr-record=</c> under in-addr.arpa/ip6.arpa, and
 /// <see cref="Host"/> is one <c>host-record=</c> per address. Like a hosts file, dnsmasq also answers the PTR of a
@@ -52,6 +52,33 @@ public sealed class DnsmasqRecords
         }
         return this;
     }
+
+    /// <summary>Adds an MX record: <paramref name="name"/> is served by <paramref name="host"/> at <paramref name="preference"/>.</summary>
+    public DnsmasqRecords Mx(string name, string host, int preference)
+    {
+        _conf.Append("mx-host=").Append(Name(name)).Append(',').Append(Name(host)).Append(',').Append(preference).Append('\n');
+        return this;
+    }
+
+    /// <summary>The TTL of every answer, seconds (default 0: resolvers do not cache; a cache test wants more).</summary>
+    public DnsmasqRecords Ttl(int seconds)
+    {
+        _conf.Append("local-ttl=").Append(seconds).Append('\n');
+        return this;
+    }
+
+    /// <summary>
+    /// The zone that is ours: unknown names inside it are NXDOMAIN, names outside it are REFUSED (as a resolver
+    /// that cannot reach the internet answers them). Default: every name is ours (NXDOMAIN).
+    /// </summary>
+    public DnsmasqRecords Zone(string zone)
+    {
+        LocalZone = Name(zone);
+        return this;
+    }
+
+    /// <summary>The zone given to <see cref="Zone"/>, <c>#</c> (every name) by default.</summary>
+    public string LocalZone { get; private set; } = "#";
 
     /// <summary>The dnsmasq config file text.</summary>
     public override string ToString() => _conf.ToString();

@@ -30,6 +30,9 @@ public sealed class DnsmasqServer : IAsyncDisposable
     /// <summary>The UDP/TCP port (53).</summary>
     public int Port { get; }
 
+    /// <summary><c>address:port</c>, as <c>Dns:Servers</c> takes it.</summary>
+    public string Endpoint => $"{Address}:{Port}";
+
     /// <summary>A resolv.conf naming only this server.</summary>
     public string ResolvConfPath => Path.Combine(_directory, "resolv.conf");
 
@@ -56,7 +59,7 @@ public sealed class DnsmasqServer : IAsyncDisposable
         return StartAsync(records, cancellationToken);
     }
 
-    /// <summary>Starts dnsmasq serving <paramref name="records"/> (TXT, PTR, A/AAAA) and nothing else.</summary>
+    /// <summary>Starts dnsmasq serving <paramref name="records"/> (TXT, PTR, A/AAAA, MX) and nothing else.</summary>
     public static async Task<DnsmasqServer> StartAsync(DnsmasqRecords records, CancellationToken cancellationToken = default)
     {
         string dir = Path.Combine(Path.GetTempPath(), "cf-dnsmasq-" + Guid.NewGuid().ToString("N")[..8]);
@@ -76,7 +79,7 @@ public sealed class DnsmasqServer : IAsyncDisposable
             foreach (string a in new[]
             {
                 "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll", "--port=53", $"--listen-address={address}",
-                "--bind-interfaces", "--local=/#/", "--user=root", "--pid-file=", "--log-queries", $"--log-facility={Path.Combine(dir, "dnsmasq.log")}",
+                "--bind-interfaces", $"--local=/{records.LocalZone}/", "--user=root", "--pid-file=", "--log-queries", $"--log-facility={Path.Combine(dir, "dnsmasq.log")}",
                 $"--conf-file={Path.Combine(dir, "records.conf")}", "--cache-size=0",
             })
             {
