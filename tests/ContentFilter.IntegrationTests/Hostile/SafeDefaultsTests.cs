@@ -215,25 +215,7 @@ public sealed partial class SafeDefaultsTests
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var received = new MemoryStream();
-        byte[] buffer = new byte[1024];
-        try
-        {
-            int n;
-            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token)) > 0)
-            {
-                received.Write(buffer, 0, n);
-            }
-        }
-        catch (SocketException)
-        {
-        }
-        catch (OperationCanceledException)
-        {
-            Assert.Fail($"port {port}: the refused connection was not closed within 10 s");
-        }
-        string text = Encoding.ASCII.GetString(received.ToArray());
+        string text = Encoding.ASCII.GetString(await SocketReads.ReadUntilClosedAsync(socket, TimeSpan.FromSeconds(10)));
         return text.Length == 0 ? null : text.Split("\r\n")[0];
     }
 
