@@ -125,11 +125,18 @@ public sealed partial class GreylistEngine : IGreylist, IReloadable
         }
 
         long now = _time.GetUtcNow().ToUnixTimeSeconds();
-        string clientKey = _hasher.Hash(ClientNetwork.Canonical(request.ClientAddress).ToString());
-        if (_options.AutoWhitelistClients > 0
-            && await _store.TouchAutoWhitelistedAsync(clientKey, now, _options.AutoWhitelistClients, _timing, cancellationToken).ConfigureAwait(false))
+        bool autoWhitelist = _options.AutoWhitelistClients > 0;
+        string? clientKey = autoWhitelist ? _hasher.Hash(ClientNetwork.Canonical(request.ClientAddress).ToString()) : null;
+        // Without exemptions the auto-whitelist check, the triplet and the pass count are one store operation (one
+        // transaction or round trip); exemptions (DNS lookups) sit between the first and the others.
+        bool checkAutoWhitelist = autoWhitelist;
+        if (autoWhitelist && _exemptions.Count > 0)
         {
-            return Pass(request, "client AWL");
+            if (await _store.TouchAutoWhitelistedAsync(clientKey!, now, _options.AutoWhitelistClients, _timing, cancellationToken).ConfigureAwait(false))
+            {
+                return Pass(request, "client AWL");
+            }
+            checkAutoWhitelist = false;
         }
 
         foreach (IGreylistExemption exemption in _exemptions)
@@ -141,17 +148,19 @@ public sealed partial class GreylistEngine : IGreylist, IReloadable
         }
 
         string key = _hasher.Hash(TripletKey(request, _options.LookupByHost));
-        TripletState state = await _store.UpdateTripletAsync(key, now, _timing, cancellationToken).ConfigureAwait(false);
+        GreylistCheckResult result = await _store.CheckAsync(
+            new GreylistCheck(key, clientKey, checkAutoWhitelist, _options.AutoWhitelistClients, now, _timing), cancellationToken).ConfigureAwait(false);
+        if (result.AutoWhitelisted)
+        {
+            return Pass(request, "client AWL");
+        }
+        TripletState state = result.Triplet;
         long waited = now - state.First;
         long missing = _timing.Delay - waited;
 
-        if (_options.AutoWhitelistClients > 0 && missing <= 0 && !state.LastWasSuccessful)
+        if (result.PassCount == _options.AutoWhitelistClients && result.PassCount > 0)
         {
-            int count = await _store.CountPassAsync(clientKey, now, _timing, cancellationToken).ConfigureAwait(false);
-            if (count == _options.AutoWhitelistClients)
-            {
-                Log.AutoWhitelisted(_logger, request.ClientName, request.ClientAddress.ToString(), count);
-            }
+            Log.AutoWhitelisted(_logger, request.ClientName, request.ClientAddress.ToString(), result.PassCount);
         }
 
         MaybeExpire(now);

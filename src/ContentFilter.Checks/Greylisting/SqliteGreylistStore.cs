@@ -63,13 +63,18 @@ public sealed class SqliteGreylistStore : IGreylistStore
     {
         lock (_gate)
         {
-            return ValueTask.FromResult(InTransaction(() =>
+            Begin();
+            try
             {
-                (long First, long Last)? record = Read(_getTriplet, key);
-                TripletState state = TripletRules.Update(record?.First, record?.Last, now, timing);
-                Write(_putTriplet, key, state.First, now);
-                return state;
-            }));
+                TripletState state = UpdateTriplet(key, now, timing);
+                Commit();
+                return ValueTask.FromResult(state);
+            }
+            catch
+            {
+                Rollback();
+                throw;
+            }
         }
     }
 
@@ -78,16 +83,18 @@ public sealed class SqliteGreylistStore : IGreylistStore
     {
         lock (_gate)
         {
-            return ValueTask.FromResult(InTransaction(() =>
+            Begin();
+            try
             {
-                (long Count, long Last)? record = Read(_getClient, clientKey);
-                if (record is not { } r || now - r.Last > timing.MaxAge || r.Count < threshold)
-                {
-                    return false;
-                }
-                Write(_putClient, clientKey, r.Count, now);
-                return true;
-            }));
+                bool listed = TouchAutoWhitelisted(clientKey, now, threshold, timing);
+                Commit();
+                return ValueTask.FromResult(listed);
+            }
+            catch
+            {
+                Rollback();
+                throw;
+            }
         }
     }
 
@@ -96,21 +103,49 @@ public sealed class SqliteGreylistStore : IGreylistStore
     {
         lock (_gate)
         {
-            return ValueTask.FromResult(InTransaction(() =>
+            Begin();
+            try
             {
-                (long Count, long Last)? record = Read(_getClient, clientKey);
-                if (record is { } r && now - r.Last <= timing.MaxAge)
+                int count = CountPass(clientKey, now, timing);
+                Commit();
+                return ValueTask.FromResult(count);
+            }
+            catch
+            {
+                Rollback();
+                throw;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One <c>BEGIN IMMEDIATE</c> transaction for the whole query (one WAL commit, one round of locks).</remarks>
+    public ValueTask<GreylistCheckResult> CheckAsync(GreylistCheck check, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Begin();
+            try
+            {
+                GreylistCheckResult result;
+                if (check.CheckAutoWhitelist && check.ClientKey is not null && TouchAutoWhitelisted(check.ClientKey, check.Now, check.Threshold, check.Timing))
                 {
-                    if (now - r.Last <= timing.AutoWhitelistInterval)
-                    {
-                        return (int)r.Count;
-                    }
-                    Write(_putClient, clientKey, r.Count + 1, now);
-                    return (int)r.Count + 1;
+                    result = new GreylistCheckResult(true, default, 0);
                 }
-                Write(_putClient, clientKey, 1, now);
-                return 1;
-            }));
+                else
+                {
+                    TripletState state = UpdateTriplet(check.TripletKey, check.Now, check.Timing);
+                    int count = GreylistChecks.IsFirstPass(state, check) ? CountPass(check.ClientKey!, check.Now, check.Timing) : 0;
+                    result = new GreylistCheckResult(false, state, count);
+                }
+                Commit();
+                return ValueTask.FromResult(result);
+            }
+            catch
+            {
+                Rollback();
+                throw;
+            }
         }
     }
 
@@ -157,26 +192,74 @@ public sealed class SqliteGreylistStore : IGreylistStore
 
     private T InTransaction<T>(Func<T> work)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        _begin.ExecuteNonQuery();
+        Begin();
         try
         {
             T result = work();
-            _commit.ExecuteNonQuery();
+            Commit();
             return result;
         }
         catch
         {
-            try
-            {
-                _rollback.ExecuteNonQuery();
-            }
-            catch (SqliteException)
-            {
-                // No transaction left to roll back (SQLite rolled it back itself): the original error matters.
-            }
+            Rollback();
             throw;
         }
+    }
+
+    private void Begin()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _begin.ExecuteNonQuery();
+    }
+
+    private void Commit() => _commit.ExecuteNonQuery();
+
+    private void Rollback()
+    {
+        try
+        {
+            _rollback.ExecuteNonQuery();
+        }
+        catch (SqliteException)
+        {
+            // No transaction left to roll back (SQLite rolled it back itself): the original error matters.
+        }
+    }
+
+    // The three operations, inside a transaction the caller holds (under _gate).
+    private TripletState UpdateTriplet(string key, long now, GreylistTiming timing)
+    {
+        (long First, long Last)? record = Read(_getTriplet, key);
+        TripletState state = TripletRules.Update(record?.First, record?.Last, now, timing);
+        Write(_putTriplet, key, state.First, now);
+        return state;
+    }
+
+    private bool TouchAutoWhitelisted(string clientKey, long now, int threshold, GreylistTiming timing)
+    {
+        (long Count, long Last)? record = Read(_getClient, clientKey);
+        if (record is not { } r || now - r.Last > timing.MaxAge || r.Count < threshold)
+        {
+            return false;
+        }
+        Write(_putClient, clientKey, r.Count, now);
+        return true;
+    }
+
+    private int CountPass(string clientKey, long now, GreylistTiming timing)
+    {
+        (long Count, long Last)? record = Read(_getClient, clientKey);
+        if (record is { } r && now - r.Last <= timing.MaxAge)
+        {
+            if (now - r.Last <= timing.AutoWhitelistInterval)
+            {
+                return (int)r.Count;
+            }
+            Write(_putClient, clientKey, r.Count + 1, now);
+            return (int)r.Count + 1;
+        }
+        Write(_putClient, clientKey, 1, now);
+        return 1;
     }
 
     private static (long, long)? Read(SqliteCommand command, string key)

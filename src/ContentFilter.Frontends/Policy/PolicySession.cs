@@ -92,7 +92,7 @@ public sealed partial class PolicySession : IConnectionHandler
                 (SequencePosition consumed, PolicyError error, bool pending) = Parse(reader, buffer, requests);
                 foreach (PolicyRequest request in requests)
                 {
-                    PolicyReply? reply = await DecideAsync(connection, request, aborted).ConfigureAwait(false);
+                    PolicyReply? reply = await DecideAsync(connection, request, timer, aborted).ConfigureAwait(false);
                     if (reply is null)
                     {
                         return;
@@ -160,7 +160,11 @@ public sealed partial class PolicySession : IConnectionHandler
     }
 
     /// <summary>The reply for one request, or null to close without one.</summary>
-    private async Task<PolicyReply?> DecideAsync(ConnectionContext connection, PolicyRequest request, CancellationToken aborted)
+    /// <remarks>
+    /// The decision timeout runs on the session's timer (idle between requests, so free here), which
+    /// <paramref name="aborted"/> also cancels: no token sources per query.
+    /// </remarks>
+    private async ValueTask<PolicyReply?> DecideAsync(ConnectionContext connection, PolicyRequest request, CancellationTokenSource timer, CancellationToken aborted)
     {
         if (request.Request != "smtpd_access_policy")
         {
@@ -182,14 +186,13 @@ public sealed partial class PolicySession : IConnectionHandler
         }
 
         var question = new GreylistRequest(address, request.ClientName, request.Sender, request.Recipient, request.Instance, request.HeloName);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(_options.DecisionTimeoutSeconds), _time);
-        using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, aborted);
+        timer.CancelAfter(TimeSpan.FromSeconds(_options.DecisionTimeoutSeconds));
         GreylistDecision decision;
         try
         {
-            decision = await _greylist.CheckAsync(question, linked.Token).ConfigureAwait(false);
+            decision = await _greylist.CheckAsync(question, timer.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !aborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (timer.IsCancellationRequested && !aborted.IsCancellationRequested)
         {
             Log.DecisionTimeout(_logger, connection.Id, _options.DecisionTimeoutSeconds);
             return null;
@@ -198,6 +201,10 @@ public sealed partial class PolicySession : IConnectionHandler
         {
             Log.DecisionFailed(_logger, connection.Id, ex);
             return null;
+        }
+        finally
+        {
+            timer.CancelAfter(Timeout.InfiniteTimeSpan);
         }
 
         if (decision.Action == GreylistAction.Defer)

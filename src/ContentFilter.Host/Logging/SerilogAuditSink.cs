@@ -13,12 +13,14 @@ namespace ContentFilter.Host.Logging;
 public sealed class SerilogAuditSink : IAuditSink, IDisposable
 {
     private readonly ILogger _log;
+    private readonly ILogger _greylistLog;
     private readonly AuditJsonFile? _file;
 
     /// <summary>Creates the sink; <paramref name="auditFile"/> empty = no JSON file.</summary>
     public SerilogAuditSink(ILogger log, string auditFile)
     {
         _log = log.ForContext(Constants.SourceContextPropertyName, "ContentFilter.Audit");
+        _greylistLog = log.ForContext(Constants.SourceContextPropertyName, "ContentFilter.Greylist");
         if (auditFile.Length > 0)
         {
             string? dir = Path.GetDirectoryName(auditFile);
@@ -53,7 +55,7 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
         {
             // postgrey's own line, so existing log greps keep working.
             string line = $"action={record.Action}, reason={record.Reason}, client_name={record.ClientName}, client_address={record.ClientAddress}, sender={record.Sender}, recipient={record.Recipient}";
-            _log.ForContext(Constants.SourceContextPropertyName, "ContentFilter.Greylist").Information("{GreylistLine:l}", line);
+            _greylistLog.Information("{GreylistLine:l}", line);
             _file?.Append(line, record);
         }
         catch (Exception ex)

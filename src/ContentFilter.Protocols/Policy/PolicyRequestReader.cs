@@ -18,8 +18,27 @@ public sealed class PolicyRequestReader
 {
     private static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
 
+    // Every byte a line may not hold: controls but TAB, and DEL.
+    private static readonly SearchValues<byte> Forbidden = SearchValues.Create(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 0x7F]);
+
+    // The names Postfix sends (SMTPD_POLICY_README, Postfix 3.x), so a request does not allocate them again.
+    private static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> KnownNames = new Dictionary<string, string>(
+        new[]
+        {
+            "request", "protocol_state", "protocol_name", "helo_name", "queue_id", "sender", "recipient", "recipient_count",
+            "client_address", "client_name", "reverse_client_name", "instance", "sasl_method", "sasl_username",
+            "sasl_sender", "size", "ccert_subject", "ccert_issuer", "ccert_fingerprint", "ccert_pubkey_fingerprint",
+            "encryption_protocol", "encryption_cipher", "encryption_keysize", "etrn_domain", "stress", "client_port",
+            "policy_context", "server_address", "server_port", "compatibility_level", "mail_version",
+        }.Select(n => KeyValuePair.Create(n, n)),
+        StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+
+    // A request from Postfix has about 30 attributes: no rehashing while it is read.
+    private const int ExpectedAttributes = 32;
+
     private readonly PolicyLimits _limits;
-    private Dictionary<string, string> _attributes = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _attributes = new(ExpectedAttributes, StringComparer.Ordinal);
     private int _lines;
     private long _bytes;
 
@@ -105,7 +124,7 @@ public sealed class PolicyRequestReader
     /// <summary>Forgets a partial request (after an error, before the connection closes).</summary>
     public void Reset()
     {
-        _attributes = new Dictionary<string, string>(StringComparer.Ordinal);
+        _attributes = new Dictionary<string, string>(ExpectedAttributes, StringComparer.Ordinal);
         _lines = 0;
         _bytes = 0;
     }
@@ -119,12 +138,9 @@ public sealed class PolicyRequestReader
         line.CopyTo(bytes);
         try
         {
-            foreach (byte b in bytes)
+            if (bytes.IndexOfAny(Forbidden) >= 0)
             {
-                if ((b < 0x20 && b != (byte)'\t') || b == 0x7F)
-                {
-                    return PolicyError.ControlCharacter;
-                }
+                return PolicyError.ControlCharacter;
             }
             int eq = bytes.IndexOf((byte)'=');
             if (eq < 0)
@@ -135,7 +151,7 @@ public sealed class PolicyRequestReader
             {
                 return PolicyError.EmptyName;
             }
-            string name = Utf8.GetString(bytes[..eq]);
+            string name = Name(bytes[..eq]);
             string value = Utf8.GetString(bytes[(eq + 1)..]);
             _attributes[name] = value;
             return PolicyError.None;
@@ -147,6 +163,20 @@ public sealed class PolicyRequestReader
                 ArrayPool<byte>.Shared.Return(rented);
             }
         }
+    }
+
+    private static string Name(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length <= 32)
+        {
+            Span<char> chars = stackalloc char[32];
+            if (System.Text.Ascii.ToUtf16(bytes, chars, out int written) == OperationStatus.Done
+                && KnownNames.TryGetValue(chars[..written], out string? known))
+            {
+                return known;
+            }
+        }
+        return Utf8.GetString(bytes);
     }
 
     private static bool EndsWithCr(ReadOnlySequence<byte> line)

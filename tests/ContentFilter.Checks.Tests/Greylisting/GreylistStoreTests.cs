@@ -70,6 +70,57 @@ public class GreylistStoreTests : IClassFixture<GreylistStoreFixture>
         Assert.Equal(39, decisions.Count(d => d.Reason == "early-retry (300s missing)"));
     }
 
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("redis")]
+    public async Task Store_OneStepCheck_DoesWhatTheThreeStepsDo(string kind)
+    {
+        // The same queries against the store's one-step CheckAsync (one transaction / one script) and against the
+        // interface's default (touch, update, count as three operations) on a second, separate store.
+        await using IGreylistStore oneStep = await _fixture.OpenAsync(kind);
+        await using IGreylistStore threeSteps = new ThreeSteps(await _fixture.OpenAsync(kind));
+        var timing = new GreylistTiming(300, 2 * 86400, 35 * 86400, 3600);
+        (long At, string Triplet, bool CheckAwl)[] queries =
+        [
+            (0, "t1", true), (300, "t1", true), // first pass: counted (1)
+            (400, "t2", true), (700, "t2", true), // first pass within the hour: not counted again (1)
+            (4000, "t3", true), (4300, "t3", true), // counted (2): whitelisted from now on
+            (4400, "t4", true), // auto-whitelisted: the triplet is not touched
+            (4500, "t4", false), // the caller asked the auto-whitelist itself: t4 is new
+            (4500, "t1", true),
+        ];
+        var results = new List<GreylistCheckResult>();
+        foreach ((long at, string triplet, bool checkAwl) in queries)
+        {
+            var check = new GreylistCheck(triplet, "c1", checkAwl, 2, 1_800_000_000 + at, timing);
+            GreylistCheckResult a = await oneStep.CheckAsync(check, CancellationToken.None);
+            GreylistCheckResult b = await threeSteps.CheckAsync(check, CancellationToken.None);
+            Assert.Equal(b, a);
+            results.Add(a);
+        }
+        GreylistCheckResult noClient = await oneStep.CheckAsync(new GreylistCheck("t5", null, false, 2, 1_800_000_000, timing), CancellationToken.None);
+
+        Assert.Equal([0, 1, 0, 1, 0, 2, 0, 0, 0], results.Select(r => r.PassCount));
+        Assert.Equal([false, false, false, false, false, false, true, false, true], results.Select(r => r.AutoWhitelisted));
+        Assert.Equal(new TripletState(false, false, 1_800_004_500), results[7].Triplet);
+        Assert.Equal(new TripletState(true, false, 1_800_000_000), results[1].Triplet);
+        Assert.Equal(new GreylistCheckResult(false, new TripletState(false, false, 1_800_000_000), 0), noClient);
+    }
+
+    /// <summary>A store seen only through the three operations (the interface's default <c>CheckAsync</c>).</summary>
+    private sealed class ThreeSteps(IGreylistStore inner) : IGreylistStore
+    {
+        public ValueTask<TripletState> UpdateTripletAsync(string key, long now, GreylistTiming timing, CancellationToken cancellationToken) => inner.UpdateTripletAsync(key, now, timing, cancellationToken);
+
+        public ValueTask<bool> TouchAutoWhitelistedAsync(string clientKey, long now, int threshold, GreylistTiming timing, CancellationToken cancellationToken) => inner.TouchAutoWhitelistedAsync(clientKey, now, threshold, timing, cancellationToken);
+
+        public ValueTask<int> CountPassAsync(string clientKey, long now, GreylistTiming timing, CancellationToken cancellationToken) => inner.CountPassAsync(clientKey, now, timing, cancellationToken);
+
+        public ValueTask<int> ExpireAsync(long now, GreylistTiming timing, CancellationToken cancellationToken) => inner.ExpireAsync(now, timing, cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
     [SkippableFact]
     public async Task Sqlite_PrivacyOn_NoAddressInTheFile()
     {
