@@ -44,6 +44,7 @@ SESSIONS = [1, 10]
 # Messages (policy queries: 2.5 x) sent to ContentFilter before it is measured (see the relay part).
 CF_WARM = int(os.environ.get("BENCH_CF_WARM", "20000"))
 SPAM_WARM = int(os.environ.get("BENCH_SPAM_WARM", "300"))  # the clamd + spamd mode (spamd-bound); 1 MB: a 15th
+SPAM_WARM_SECONDS = float(os.environ.get("BENCH_SPAM_WARM_SECONDS", "120"))  # ... or until this much time is spent
 SPAMD_CHILDREN = 4
 AMAVIS_CHILDREN = 10
 MILTER_UNIX = os.environ.get("BENCH_MILTER_UNIX", "0") == "1"  # milters on unix sockets instead of loopback TCP
@@ -69,6 +70,9 @@ COUNTS = {
 }
 MODES = [("none", "no checks"), ("clamd", "clamd"), ("spam", "clamd + spamd"), ("dkim", "DKIM signing rsa-2048"),
          ("ed25519", "DKIM signing ed25519"), ("verify", "DKIM verification rsa-2048")]
+# BENCH_MODES=clamd,spam (keys of MODES) runs only those relay modes; the baselines are always measured.
+MODES = [m for m in MODES if m[0] in set(filter(None, os.environ.get("BENCH_MODES", "").split(","))) or
+         not os.environ.get("BENCH_MODES")]
 NO_PEER = ("ed25519",)  # amavisd-new (Mail::DKIM in Debian 12) cannot sign with Ed25519
 SIGNING = ("dkim", "ed25519")    # on the originating listener
 
@@ -882,12 +886,21 @@ def part_relay(sink_port, sink_proc, clamd_sock, clamd_proc, spamd_port, spamd_p
             # messages it had, the spam rows measured the JIT: a cold process spent 80 % of its samples on the tiered
             # compilation thread and 112 CPU ms per 1 MB message, the same process after 400 + 40 messages 24-28 ms,
             # and 13-15 ms once warm (against a fake spamd). 300 + 20 messages take about 35 s on a quiet machine.
-            warm = SPAM_WARM if mode == "spam" else 3000 if mode == "verify" else CF_WARM
+            # On a loaded machine spamd may do 1-2 msg/s, so that warm-up goes in batches and stops after
+            # SPAM_WARM_SECONDS (a single run of 300 would hit RUN_TIMEOUT).
+            warm = 3000 if mode == "verify" else CF_WARM
             load = send_signed if mode == "verify" else smtp_source
-            load(d.port, 10, warm if side == "cf" else 2 * AMAVIS_CHILDREN, SIZES["10 KB"])
             if mode == "spam" and side == "cf":
-                load(d.port, 10, SPAM_WARM // 15, SIZES["1 MB"])
+                warm_until = time.time() + SPAM_WARM_SECONDS
+                for size, total, batch in ((SIZES["10 KB"], SPAM_WARM, 30), (SIZES["1 MB"], SPAM_WARM // 15, 10)):
+                    sent = 0
+                    while sent < total and time.time() < warm_until:
+                        load(d.port, 10, min(batch, total - sent), size)
+                        sent += min(batch, total - sent)
+                    log(f"  cf {label}: warmed with {sent} x {size} bytes")
+                    warm_until = max(warm_until, time.time() + SPAM_WARM_SECONDS / 4)
             else:
+                load(d.port, 10, warm if side == "cf" else 2 * AMAVIS_CHILDREN, SIZES["10 KB"])
                 load(d.port, 2, 4, SIZES["1 MB"])
             for size_name, size in SIZES.items():
                 for s in SESSIONS:
@@ -1318,25 +1331,32 @@ def targets(rows, extra):
         t.append(f"| {name} | {result} | {'met' if ok else '**missed**'} |")
 
     if "relay" in ONLY:
+        relay = [x for x in rows if x["part"] == "relay"]
         r = find("relay", "no checks", "10 KB", 10)
-        add("pass-through ≥ 50 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.5,
-            pct(r["cf"], r["ceiling"]))
-        worst = min((x for x in rows if x["part"] == "relay" and x["path"] == "no checks"), key=lambda x: x["cf"] / x["peer"])
-        add("pass-through ≥ 50× amavisd-new (every size and session count)", worst["cf"] / worst["peer"] >= 50,
-            f"{worst['cf'] / worst['peer']:.1f}× at worst ({worst['size']}, {worst['sessions']} sessions)")
+        if r:
+            add("pass-through ≥ 50 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.5,
+                pct(r["cf"], r["ceiling"]))
+        xs = [x for x in relay if x["path"] == "no checks"]
+        if xs:
+            worst = min(xs, key=lambda x: x["cf"] / x["peer"])
+            add("pass-through ≥ 50× amavisd-new (every size and session count)", worst["cf"] / worst["peer"] >= 50,
+                f"{worst['cf'] / worst['peer']:.1f}× at worst ({worst['size']}, {worst['sessions']} sessions)")
         base = find("relay", "no checks", "10 KB", 10)
         for label in ("DKIM signing rsa-2048", "DKIM signing ed25519"):
             r = find("relay", label, "10 KB", 10)
-            add(f"{label} ≥ 60 % of pass-through (10 KB, 10 sessions)", r["cf"] / base["cf"] >= 0.6,
-                pct(r["cf"], base["cf"]))
+            if r and base:
+                add(f"{label} ≥ 60 % of pass-through (10 KB, 10 sessions)", r["cf"] / base["cf"] >= 0.6,
+                    pct(r["cf"], base["cf"]))
         r = find("relay", "clamd", "10 KB", 10)
-        add("with clamd ≥ 30 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.3,
-            pct(r["cf"], r["ceiling"]))
-        worst = min((x for x in rows if x["part"] == "relay" and x["path"] == "clamd + spamd"),
-                    key=lambda x: x["cf"] / x["ceiling"])
-        add("with spamd ≥ 95 % of spamd's own throughput (every size and session count)",
-            worst["cf"] / worst["ceiling"] >= 0.95,
-            f"{pct(worst['cf'], worst['ceiling'])} at worst ({worst['size']}, {worst['sessions']} sessions)")
+        if r:
+            add("with clamd ≥ 30 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.3,
+                pct(r["cf"], r["ceiling"]))
+        xs = [x for x in relay if x["path"] == "clamd + spamd"]
+        if xs:
+            worst = min(xs, key=lambda x: x["cf"] / x["ceiling"])
+            add("with spamd ≥ 95 % of spamd's own throughput (every size and session count)",
+                worst["cf"] / worst["ceiling"] >= 0.95,
+                f"{pct(worst['cf'], worst['ceiling'])} at worst ({worst['size']}, {worst['sessions']} sessions)")
     if "greylist" in ONLY:
         g = [r for r in rows if r["part"] == "greylist"]
         worst = min(g, key=lambda x: x["cf"] / x["peer"])
