@@ -147,6 +147,40 @@ public class ClamdClientTests
         Assert.Equal(new[] { "A.UNOFFICIAL", "Eicar-Test-Signature" }, outcome.Viruses);
     }
 
+    [Fact]
+    public async Task Scan_FakeClamdRepliesLongerThanTheFirstReadBuffer_EveryNameReported()
+    {
+        // The reply buffer starts at a few hundred bytes and grows: 40 FOUND lines (about 2.6 KB) must all arrive.
+        string[] names = Enumerable.Range(0, 40).Select(i => $"Sig.{i:D3}.{new string('x', 50)}.UNOFFICIAL").ToArray();
+        await using var fake = new ClamdFake(Encoding.ASCII.GetBytes(string.Concat(names.Select(n => $"stream: {n} FOUND\0"))));
+
+        ClamdScanOutcome outcome = await Client(fake.Address).ScanAsync(Bytes(TestMessage.Clean()), CancellationToken.None);
+
+        Assert.Equal(ClamdScanStatus.Infected, outcome.Status);
+        Assert.Equal(names, outcome.Viruses);
+    }
+
+    [Fact]
+    public async Task Scan_FakeClamdEndlessReplyWithoutTerminator_FailedNeverClean()
+    {
+        await using var fake = new ClamdFake(Encoding.ASCII.GetBytes("stream: OK" + new string('A', 100_000)));
+
+        ClamdScanOutcome outcome = await Client(fake.Address).ScanAsync(Bytes(TestMessage.Clean()), CancellationToken.None);
+
+        Assert.Equal(ClamdScanStatus.Failed, outcome.Status);
+        Assert.Contains("ReplyTooLong", outcome.Detail);
+    }
+
+    [Fact]
+    public async Task Scan_EmptyMessage_EndOfStreamOnlyAndCleanReplyAccepted()
+    {
+        await using var fake = new ClamdFake(Encoding.ASCII.GetBytes("stream: OK\0"));
+
+        ClamdScanOutcome outcome = await Client(fake.Address).ScanAsync(new MemoryStream(), CancellationToken.None);
+
+        Assert.Equal(ClamdScanStatus.Clean, outcome.Status);
+    }
+
     [SkippableFact]
     public async Task CheckHealth_RealClamd_AliveWithVersion_StoppedNotAlive()
     {
