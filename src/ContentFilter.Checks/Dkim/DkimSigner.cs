@@ -28,7 +28,7 @@ public sealed partial class DkimSigner : IMessageFinisher, ContentFilter.Pipelin
     {
         _options = options.Sign;
         _selector = new DkimSigningKeySelector(options.Sign);
-        _keys = new DkimKeyStore(options.Sign.RequireSafeKeys);
+        _keys = new DkimKeyStore(options.Sign.RequireSafeKeys, time);
         _time = time;
         _logger = logger;
     }

@@ -206,6 +206,29 @@ public sealed class DkimSignerTests : IDisposable
     }
 
     [Fact]
+    public async Task Signer_KeyFileReplaced_NewKeyUsedWithinRecheckInterval()
+    {
+        string path = _kit.NewKey("example.com", "sel", DkimAlgorithm.Ed25519Sha256);
+        DkimSigner signer = _kit.Signer(Options(new DkimDomainKey { Domain = "example.com", Selector = "sel", KeyFile = path }));
+        byte[] message = TestMessages.Crlf(DkimTestKit.SampleMessage);
+        Assert.Equal("pass", Assert.Single((await _kit.VerifyAsync((await DkimTestKit.SignAsync(signer, message)).Output)).Results).Result);
+
+        // Rotation: a new key in the same file (DNS still has the old record). The file's time is looked at once a
+        // second at most, so a message signed at once still carries the old key; one a second later, the new one.
+        Assert.Equal(path, _kit.NewKey("example.com", "sel", DkimAlgorithm.Ed25519Sha256, publish: false));
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(1));
+        Assert.Equal("pass", Assert.Single((await _kit.VerifyAsync((await DkimTestKit.SignAsync(signer, message)).Output)).Results).Result);
+        _kit.Time.Advance(DkimKeyStore.RecheckInterval);
+        Assert.Equal("fail", Assert.Single((await _kit.VerifyAsync((await DkimTestKit.SignAsync(signer, message)).Output)).Results).Result);
+
+        // A key file that goes away: noticed at the next look, and the message is deferred rather than sent unsigned.
+        File.Delete(path);
+        _kit.Time.Advance(DkimKeyStore.RecheckInterval);
+        CheckResult? failed = (await DkimTestKit.SignAsync(signer, message)).Result;
+        Assert.Equal(CheckStatus.Failed, failed?.Status);
+    }
+
+    [Fact]
     public void FinalFields_AddedAndChangedFields_AreWrittenBytes()
     {
         var headers = new MessageHeaders(HeaderSectionReader.Read(TestMessages.Crlf("Subject:no-space\r\nFrom: a@b.example\r\n"), 0, out int consumed, out _), consumed, false);
