@@ -80,7 +80,7 @@ public static class DkimSignatureBuilder
         var data = new List<byte>(2048);
         DkimHeaderHashInput.AppendSignedFields(fields, signedHeaders, hc, data);
         DkimHeaderHashInput.AppendSignatureField(DkimHeaderHashInput.NewField(DkimVerifier.FieldName, unsigned), hc, data);
-        byte[] signature = key.Sign(data.ToArray());
+        byte[] signature = key.Sign(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(data));
         return unsigned + FoldBase64(Convert.ToBase64String(signature), firstLineRoom: 70);
     }
 
