@@ -231,6 +231,17 @@ public sealed class DkimSignerTests : IDisposable
     }
 
     [Fact]
+    public void SelectHeaders_CountsInstancesAnyCase_OversignsOnceMore_ConfiguredOrder()
+    {
+        List<HeaderField> fields = HeaderSectionReader.Read(TestMessages.Crlf("To: a@x.example\r\nfrom: b@y.example\r\nX-Other: 1\r\nTO: c@x.example\r\n"), 0, out _, out _);
+
+        List<string> h = DkimSignatureBuilder.SelectHeaders(fields, ["From", "To", "Subject", "to", "Cc"], ["FROM", "Cc"]);
+
+        // To twice (two present, any case), From once plus one over-signed, Cc absent but over-signed, Subject absent.
+        Assert.Equal(["From", "From", "To", "To", "Cc"], h);
+    }
+
+    [Fact]
     public void FinalFields_AddedAndChangedFields_AreWrittenBytes()
     {
         var headers = new MessageHeaders(HeaderSectionReader.Read(TestMessages.Crlf("Subject:no-space\r\nFrom: a@b.example\r\n"), 0, out int consumed, out _), consumed, false);
