@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 
 namespace ContentFilter.Checks.Dkim;
@@ -8,15 +9,24 @@ namespace ContentFilter.Checks.Dkim;
 /// are kept, because trailing empty lines are dropped only if nothing follows them. The optional length limit
 /// (<c>l=</c>, §3.5) stops hashing after that many canonical octets; <see cref="CanonicalLength"/> keeps counting
 /// so the verifier can tell a body shorter than <c>l=</c> (a signature that can never have been valid).
+/// Speed: runs of ordinary bytes are found with a vectorised search and copied whole, and the canonical output is
+/// gathered in a buffer so the hash sees a few large updates rather than two per line (each update is a native call;
+/// per-line updates made hashing a 10 KB body cost more than an Ed25519 signature).
 /// </remarks>
 public sealed class DkimBodyHasher : IDisposable
 {
     private static readonly byte[] Crlf = "\r\n"u8.ToArray();
     private static readonly byte[] Space = " "u8.ToArray();
+    private static readonly SearchValues<byte> LineEndBytes = SearchValues.Create("\r\n"u8);
+    private static readonly SearchValues<byte> RelaxedSpecialBytes = SearchValues.Create("\r\n \t"u8);
+    private const int BufferSize = 16 * 1024;
 
     private readonly DkimCanonicalization _canonicalization;
     private readonly IncrementalHash _hash;
     private readonly long? _limit;
+    private readonly SearchValues<byte> _special;
+    private byte[]? _buffer;
+    private int _buffered;
     private long _hashed;
     private long _pendingLines;
     private bool _pendingWsp;
@@ -34,6 +44,9 @@ public sealed class DkimBodyHasher : IDisposable
         _canonicalization = canonicalization;
         _hash = IncrementalHash.CreateHash(hashAlgorithm);
         _limit = limit;
+        // Simple keeps white space as it is, so only line ends need the slow path there.
+        _special = canonicalization == DkimCanonicalization.Simple ? LineEndBytes : RelaxedSpecialBytes;
+        _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     }
 
     /// <summary>Octets of canonical body seen so far (not capped by <c>l=</c>).</summary>
@@ -42,31 +55,34 @@ public sealed class DkimBodyHasher : IDisposable
     /// <summary>Feeds the next body bytes.</summary>
     public void Write(ReadOnlySpan<byte> data)
     {
-        int runStart = -1;
-        for (int i = 0; i < data.Length; i++)
+        int i = 0;
+        while (i < data.Length)
         {
-            byte b = data[i];
-            bool plain = b is not ((byte)'\r' or (byte)'\n' or (byte)' ' or (byte)'\t') && !_pendingCr;
-            if (plain && (!_pendingWsp || _canonicalization == DkimCanonicalization.Simple) && _pendingLines == 0)
+            if (!_pendingCr)
             {
-                // Fast path: ordinary content bytes are copied in runs.
-                if (runStart < 0)
+                // A run of ordinary content bytes is exactly Content() applied to each of them: pending empty lines
+                // and the pending white space go out before its first byte, and the bytes follow as they are.
+                int run = data[i..].IndexOfAny(_special);
+                if (run < 0)
                 {
-                    runStart = i;
+                    run = data.Length - i;
                 }
-                _lineHasContent = true;
-                continue;
+                if (run > 0)
+                {
+                    FlushPendingLines();
+                    if (_pendingWsp)
+                    {
+                        _pendingWsp = false;
+                        Emit(Space);
+                    }
+                    Emit(data.Slice(i, run));
+                    _lineHasContent = true;
+                    i += run;
+                    continue;
+                }
             }
-            if (runStart >= 0)
-            {
-                Emit(data[runStart..i]);
-                runStart = -1;
-            }
-            Step(b);
-        }
-        if (runStart >= 0)
-        {
-            Emit(data[runStart..]);
+            Step(data[i]);
+            i++;
         }
     }
 
@@ -94,6 +110,7 @@ public sealed class DkimBodyHasher : IDisposable
             // §3.4.3: an empty body (or only empty lines) is a single CRLF.
             Emit(Crlf);
         }
+        Flush();
         _result = _hash.GetHashAndReset();
         return _result;
     }
@@ -183,10 +200,38 @@ public sealed class DkimBodyHasher : IDisposable
                 bytes = bytes[..(int)room];
             }
         }
-        _hash.AppendData(bytes);
         _hashed += bytes.Length;
+        byte[] buffer = _buffer ?? throw new ObjectDisposedException(nameof(DkimBodyHasher));
+        if (_buffered + bytes.Length > buffer.Length)
+        {
+            Flush();
+            if (bytes.Length >= buffer.Length)
+            {
+                _hash.AppendData(bytes);
+                return;
+            }
+        }
+        bytes.CopyTo(buffer.AsSpan(_buffered));
+        _buffered += bytes.Length;
+    }
+
+    private void Flush()
+    {
+        if (_buffered > 0)
+        {
+            _hash.AppendData(_buffer.AsSpan(0, _buffered));
+            _buffered = 0;
+        }
     }
 
     /// <inheritdoc />
-    public void Dispose() => _hash.Dispose();
+    public void Dispose()
+    {
+        _hash.Dispose();
+        if (_buffer is byte[] buffer)
+        {
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 }

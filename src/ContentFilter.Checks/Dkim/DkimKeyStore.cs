@@ -3,18 +3,36 @@ using System.Collections.Concurrent;
 namespace ContentFilter.Checks.Dkim;
 
 /// <summary>Loads private keys on first use and again when the file changes (key rotation without a restart), refusing unsafe ones.</summary>
+/// <remarks>
+/// A change is noticed by the file's modification time, looked at no more than once per <see cref="RecheckInterval"/>
+/// per file: a <c>stat</c> per signed message was a measurable part of signing's cost, and a replaced key takes
+/// effect within a second either way.
+/// </remarks>
 public sealed class DkimKeyStore
 {
+    /// <summary>How long a loaded key is used before its file's modification time is looked at again.</summary>
+    public static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(1);
+
     private readonly bool _requireSafeKeys;
-    private readonly ConcurrentDictionary<string, (DateTime Stamp, DkimPrivateKey Key)> _cache = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, Entry> _cache = new(StringComparer.Ordinal);
 
     /// <summary>Creates the store.</summary>
-    public DkimKeyStore(bool requireSafeKeys) => _requireSafeKeys = requireSafeKeys;
+    public DkimKeyStore(bool requireSafeKeys, TimeProvider? time = null)
+    {
+        _requireSafeKeys = requireSafeKeys;
+        _time = time ?? TimeProvider.System;
+    }
 
     /// <summary>Gets the key in <paramref name="path"/>.</summary>
     /// <exception cref="DkimKeyException">The file is unsafe, unreadable or holds no usable key.</exception>
     public DkimPrivateKey Get(string path)
     {
+        long now = _time.GetTimestamp();
+        if (_cache.TryGetValue(path, out Entry? cached) && _time.GetElapsedTime(cached.CheckedAt, now) < RecheckInterval)
+        {
+            return cached.Key;
+        }
         DateTime stamp;
         try
         {
@@ -24,12 +42,13 @@ public sealed class DkimKeyStore
         {
             throw new DkimKeyException($"cannot read key file {path}: {e.Message}", e);
         }
-        if (_cache.TryGetValue(path, out var cached) && cached.Stamp == stamp)
+        if (cached is not null && cached.Stamp == stamp)
         {
+            _cache[path] = cached with { CheckedAt = now };
             return cached.Key;
         }
         DkimPrivateKey key = LoadChecked(path, _requireSafeKeys);
-        _cache[path] = (stamp, key);
+        _cache[path] = new Entry(stamp, key, now);
         return key;
     }
 
@@ -58,4 +77,6 @@ public sealed class DkimKeyStore
             throw new DkimKeyException($"key file {path}: {e.Message}", e);
         }
     }
+
+    private sealed record Entry(DateTime Stamp, DkimPrivateKey Key, long CheckedAt);
 }

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Org.BouncyCastle.Crypto;
 using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Crypto.Signers;
+using Org.BouncyCastle.Math.EC.Rfc8032;
 using Org.BouncyCastle.Security;
 
 namespace ContentFilter.Checks.Dkim;
@@ -150,11 +150,11 @@ public sealed class DkimPrivateKey : IDisposable
     {
         if (_ed25519 is not null)
         {
+            // RFC 8463 §3: pure Ed25519 over the SHA-256 of the data; signed directly, without a signer object's buffer.
             byte[] digest = SHA256.HashData(data);
-            var signer = new Ed25519Signer();
-            signer.Init(true, _ed25519);
-            signer.BlockUpdate(digest, 0, digest.Length);
-            return signer.GenerateSignature();
+            byte[] signature = new byte[Ed25519PrivateKeyParameters.SignatureSize];
+            _ed25519.Sign(Ed25519.Algorithm.Ed25519, null, digest, 0, digest.Length, signature, 0);
+            return signature;
         }
         return _rsa!.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
     }

@@ -13,8 +13,17 @@ namespace ContentFilter.Checks.Dkim;
 public static class DkimSignatureBuilder
 {
     /// <summary>The <c>h=</c> list: each configured name once per instance present, plus one more for over-signed names (RFC 6376 §8.15).</summary>
+    /// <remarks>The fields are counted by name once, rather than scanned once per configured name.</remarks>
     public static List<string> SelectHeaders(IReadOnlyList<HeaderField> fields, IEnumerable<string> headers, IEnumerable<string> oversign)
     {
+        var present = new Dictionary<string, int>(fields.Count, StringComparer.OrdinalIgnoreCase);
+        foreach (HeaderField f in fields)
+        {
+            if (f.Name.Length > 0)
+            {
+                present[f.Name] = present.GetValueOrDefault(f.Name) + 1;
+            }
+        }
         var over = new HashSet<string>(oversign, StringComparer.OrdinalIgnoreCase);
         var result = new List<string>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -24,7 +33,7 @@ public static class DkimSignatureBuilder
             {
                 continue;
             }
-            int count = fields.Count(f => f.Is(name));
+            int count = present.GetValueOrDefault(name);
             if (over.Contains(name))
             {
                 count++;
@@ -80,7 +89,7 @@ public static class DkimSignatureBuilder
         var data = new List<byte>(2048);
         DkimHeaderHashInput.AppendSignedFields(fields, signedHeaders, hc, data);
         DkimHeaderHashInput.AppendSignatureField(DkimHeaderHashInput.NewField(DkimVerifier.FieldName, unsigned), hc, data);
-        byte[] signature = key.Sign(data.ToArray());
+        byte[] signature = key.Sign(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(data));
         return unsigned + FoldBase64(Convert.ToBase64String(signature), firstLineRoom: 70);
     }
 

@@ -12,7 +12,8 @@ namespace ContentFilter.Checks.Dkim;
 /// The signature covers the final header view (our added fields, removals and changes applied, exactly as
 /// <see cref="OutgoingMessage"/> writes them) and the spooled body read as a stream; nothing but the new field is
 /// changed (invariant 2). Keys follow the From: header, as in OpenDKIM. No matching key: passed unsigned with a
-/// note. A key that cannot be used: a failure, so the message is deferred (4xx) rather than sent unsigned.
+/// note. A key that cannot be used: a failure, so the message is deferred (4xx) rather than sent unsigned. A signed
+/// message gets a <see cref="DkimSignResult"/> naming each signature, which the audit record logs as <c>dkim_new</c>.
 /// </remarks>
 public sealed partial class DkimSigner : IMessageFinisher, ContentFilter.Pipeline.Policy.IReloadable
 {
@@ -28,7 +29,7 @@ public sealed partial class DkimSigner : IMessageFinisher, ContentFilter.Pipelin
     {
         _options = options.Sign;
         _selector = new DkimSigningKeySelector(options.Sign);
-        _keys = new DkimKeyStore(options.Sign.RequireSafeKeys);
+        _keys = new DkimKeyStore(options.Sign.RequireSafeKeys, time);
         _time = time;
         _logger = logger;
     }
@@ -151,7 +152,7 @@ public sealed partial class DkimSigner : IMessageFinisher, ContentFilter.Pipelin
             verdict.Edits.AddOnTop(DkimVerifier.FieldName, values[i]);
         }
         Log.Signed(_logger, context.MailId, string.Join(",", added));
-        return null;
+        return new DkimSignResult { Check = Name, Status = CheckStatus.Ok, Detail = "signed by " + string.Join(",", added), Signatures = added };
     }
 
     /// <summary>The header fields exactly as the doors will write them: <see cref="OutgoingMessage.BuildPrefix"/> parsed back.</summary>

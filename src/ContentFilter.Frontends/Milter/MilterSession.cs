@@ -549,6 +549,8 @@ public sealed partial class MilterSession : IConnectionHandler
                 ElapsedMs = elapsed.TotalMilliseconds,
                 Timings = context is null ? new Dictionary<string, double>() : new Dictionary<string, double>(context.Timings),
                 Checks = checks,
+                DkimValid = AuditRecord.DkimValidFrom(context?.Results ?? []),
+                DkimNew = AuditRecord.DkimNewFrom(context?.Results ?? []),
             });
         }
         catch (Exception ex)

@@ -42,7 +42,6 @@ internal static class SmtpProxyAudit
             action += ",Quarantined";
         }
         var checks = new Dictionary<string, string>(StringComparer.Ordinal);
-        var dkimValid = new List<string>();
         IReadOnlyList<string> rules = Array.Empty<string>();
         if (context is not null)
         {
@@ -52,18 +51,6 @@ internal static class SmtpProxyAudit
                 if (r is SpamScanResult spam)
                 {
                     rules = spam.Rules;
-                }
-                if (r is AuthResult auth)
-                {
-                    foreach (AuthMethodResult m in auth.Results.Where(m => m.Method == "dkim" && m.Result == "pass"))
-                    {
-                        string? d = m.Properties.FirstOrDefault(p => p.Key == "header.d").Value;
-                        string? s = m.Properties.FirstOrDefault(p => p.Key == "header.s").Value;
-                        if (d is not null)
-                        {
-                            dkimValid.Add(s is null ? d : s + ":" + d);
-                        }
-                    }
                 }
             }
         }
@@ -93,7 +80,8 @@ internal static class SmtpProxyAudit
             ElapsedMs = elapsedMs,
             Timings = new Dictionary<string, double>(timings),
             Checks = checks,
-            DkimValid = dkimValid,
+            DkimValid = context is null ? [] : AuditRecord.DkimValidFrom(context.Results),
+            DkimNew = context is null ? [] : AuditRecord.DkimNewFrom(context.Results),
         };
     }
 }

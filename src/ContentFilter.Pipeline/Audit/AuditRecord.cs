@@ -1,3 +1,5 @@
+using ContentFilter.Pipeline.Checks;
+
 namespace ContentFilter.Pipeline.Audit;
 
 /// <summary>The one audit record a message leaves, with amavis's structured-report fields.</summary>
@@ -80,4 +82,27 @@ public sealed record AuditRecord
 
     /// <summary>DKIM signatures we added: selector:domain.</summary>
     public IReadOnlyList<string> DkimNew { get; init; } = Array.Empty<string>();
+
+    /// <summary>The <see cref="DkimValid"/> entries found in check results: each DKIM pass, as selector:domain (domain alone without a selector).</summary>
+    public static List<string> DkimValidFrom(IEnumerable<CheckResult> results)
+    {
+        var valid = new List<string>();
+        foreach (AuthResult auth in results.OfType<AuthResult>())
+        {
+            foreach (AuthMethodResult m in auth.Results.Where(m => m.Method == "dkim" && m.Result == "pass"))
+            {
+                string? d = m.Properties.FirstOrDefault(p => p.Key == "header.d").Value;
+                string? s = m.Properties.FirstOrDefault(p => p.Key == "header.s").Value;
+                if (d is not null)
+                {
+                    valid.Add(s is null ? d : s + ":" + d);
+                }
+            }
+        }
+        return valid;
+    }
+
+    /// <summary>The <see cref="DkimNew"/> entries found in check results: the signatures the signer added.</summary>
+    public static List<string> DkimNewFrom(IEnumerable<CheckResult> results) =>
+        results.OfType<DkimSignResult>().SelectMany(r => r.Signatures).ToList();
 }

@@ -75,8 +75,9 @@ public sealed partial class CheckPipeline
                 verdict.Reply = new Reply(451, "4.3.0", $"Temporary failure in {finisher.Name}, try again later");
                 return verdict;
             }
-            if (failure.Status != CheckStatus.Ok)
+            if (failure.Status != CheckStatus.Ok || failure is DkimSignResult)
             {
+                // Skips say why nothing was added; a signing result names what was (the audit's dkim_new).
                 context.AddResult(failure);
             }
         }

@@ -13,6 +13,6 @@ public interface IMessageFinisher
     /// <summary>Stable lowercase name (<c>dkim-sign</c>, <c>arc-seal</c>).</summary>
     string Name { get; }
 
-    /// <summary>Adds header edits to <paramref name="verdict"/>; returns a failure result or null when fine or not applicable.</summary>
+    /// <summary>Adds header edits to <paramref name="verdict"/>; returns a failure or skip result, a result naming what it added (<see cref="DkimSignResult"/>), or null when fine or not applicable.</summary>
     ValueTask<CheckResult?> FinishAsync(MessageContext context, Verdict verdict, CancellationToken cancellationToken);
 }

@@ -35,7 +35,7 @@ public sealed class DkimSignerTests : IDisposable
 
         var (result, output, _) = await DkimTestKit.SignAsync(_kit.Signer(options), TestMessages.Crlf(DkimTestKit.SampleMessage));
 
-        Assert.Null(result);
+        Assert.Equal(["sel:example.com"], Assert.IsType<DkimSignResult>(result).Signatures);
         AuthResult verified = await _kit.VerifyAsync(output);
         AuthMethodResult r = Assert.Single(verified.Results);
         Assert.Equal("pass", r.Result);
@@ -154,9 +154,10 @@ public sealed class DkimSignerTests : IDisposable
             new DkimDomainKey { Domain = "example.com", Selector = "ed", KeyFile = ed });
         options.Sign.MultipleSignatures = true;
 
-        var (_, output, verdict) = await DkimTestKit.SignAsync(_kit.Signer(options), TestMessages.Crlf(DkimTestKit.SampleMessage));
+        var (result, output, verdict) = await DkimTestKit.SignAsync(_kit.Signer(options), TestMessages.Crlf(DkimTestKit.SampleMessage));
 
         Assert.Equal(2, verdict.Edits.Count);
+        Assert.Equal(["rsa:example.com", "ed:example.com"], Assert.IsType<DkimSignResult>(result).Signatures);
         AuthResult verified = await _kit.VerifyAsync(output);
         Assert.Equal(["pass", "pass"], verified.Results.Select(r => r.Result));
         Assert.Equal(["rsa", "ed"], verified.Results.Select(r => r.Properties.First(p => p.Key == "header.s").Value));
@@ -177,7 +178,8 @@ public sealed class DkimSignerTests : IDisposable
 
         var (result, output, _) = await DkimTestKit.SignAsync(_kit.Signer(options), TestMessages.Crlf(DkimTestKit.SampleMessage));
 
-        Assert.Null(result);
+        // %: the From domain fills in d=, and the audit's dkim_new names it.
+        Assert.Equal(["mail:example.com"], Assert.IsType<DkimSignResult>(result).Signatures);
         AuthMethodResult r = Assert.Single((await _kit.VerifyAsync(output)).Results);
         Assert.Equal("pass", r.Result);
         Assert.Contains(r.Properties, p => p.Key == "header.d" && p.Value == "example.com");
@@ -199,10 +201,44 @@ public sealed class DkimSignerTests : IDisposable
         Assert.NotNull(spool.FilePath);
         MessageContext context = TestMessages.Context(spool, MessageDirection.Originating);
         var verdict = new Pipeline.Verdicts.Verdict();
-        Assert.Null(await signer.FinishAsync(context, verdict, CancellationToken.None));
+        Assert.IsType<DkimSignResult>(await signer.FinishAsync(context, verdict, CancellationToken.None));
         using var output = new MemoryStream();
         await OutgoingMessage.WriteAsync(spool, context.Headers, verdict.Edits, output, CancellationToken.None);
         Assert.Equal("pass", Assert.Single((await _kit.VerifyAsync(output.ToArray())).Results).Result);
+    }
+
+    [Fact]
+    public async Task Signer_KeyFileReplaced_NewKeyUsedWithinRecheckInterval()
+    {
+        string path = _kit.NewKey("example.com", "sel", DkimAlgorithm.Ed25519Sha256);
+        DkimSigner signer = _kit.Signer(Options(new DkimDomainKey { Domain = "example.com", Selector = "sel", KeyFile = path }));
+        byte[] message = TestMessages.Crlf(DkimTestKit.SampleMessage);
+        Assert.Equal("pass", Assert.Single((await _kit.VerifyAsync((await DkimTestKit.SignAsync(signer, message)).Output)).Results).Result);
+
+        // Rotation: a new key in the same file (DNS still has the old record). The file's time is looked at once a
+        // second at most, so a message signed at once still carries the old key; one a second later, the new one.
+        Assert.Equal(path, _kit.NewKey("example.com", "sel", DkimAlgorithm.Ed25519Sha256, publish: false));
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(1));
+        Assert.Equal("pass", Assert.Single((await _kit.VerifyAsync((await DkimTestKit.SignAsync(signer, message)).Output)).Results).Result);
+        _kit.Time.Advance(DkimKeyStore.RecheckInterval);
+        Assert.Equal("fail", Assert.Single((await _kit.VerifyAsync((await DkimTestKit.SignAsync(signer, message)).Output)).Results).Result);
+
+        // A key file that goes away: noticed at the next look, and the message is deferred rather than sent unsigned.
+        File.Delete(path);
+        _kit.Time.Advance(DkimKeyStore.RecheckInterval);
+        CheckResult? failed = (await DkimTestKit.SignAsync(signer, message)).Result;
+        Assert.Equal(CheckStatus.Failed, failed?.Status);
+    }
+
+    [Fact]
+    public void SelectHeaders_CountsInstancesAnyCase_OversignsOnceMore_ConfiguredOrder()
+    {
+        List<HeaderField> fields = HeaderSectionReader.Read(TestMessages.Crlf("To: a@x.example\r\nfrom: b@y.example\r\nX-Other: 1\r\nTO: c@x.example\r\n"), 0, out _, out _);
+
+        List<string> h = DkimSignatureBuilder.SelectHeaders(fields, ["From", "To", "Subject", "to", "Cc"], ["FROM", "Cc"]);
+
+        // To twice (two present, any case), From once plus one over-signed, Cc absent but over-signed, Subject absent.
+        Assert.Equal(["From", "From", "To", "To", "Cc"], h);
     }
 
     [Fact]

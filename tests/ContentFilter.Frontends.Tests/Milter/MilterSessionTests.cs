@@ -249,6 +249,48 @@ public sealed class MilterSessionTests
     }
 
     [Fact]
+    public async Task Deliver_SignedAndVerified_AuditRecordCarriesDkimNewAndDkimValid()
+    {
+        // The signer reports what it added (amavis's dkim_new); a verified signature is dkim_sd, as on the proxy.
+        var verify = new FakeCheck("dkim", (_, _) => ValueTask.FromResult<CheckResult>(new AuthResult
+        {
+            Check = "dkim",
+            Status = CheckStatus.Ok,
+            Results = [new AuthMethodResult("dkim", "pass", null, [new("header.d", "example.com"), new("header.s", "up")])],
+        }));
+        var signer = new SignResultFinisher(["rsa:example.org", "ed:example.org"]);
+        using var h = new MilterHarness(checks: [verify], finishers: [signer]);
+        (MilterTestClient client, Task session, _) = h.Connect();
+        await NegotiateAsync(client);
+
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(Postfix.Content());
+        await client.ReadEndOfMessageAsync();
+
+        AuditRecord audit = Assert.Single(h.Audit.Records);
+        Assert.Equal(["rsa:example.org", "ed:example.org"], audit.DkimNew);
+        Assert.Equal(["up:example.com"], audit.DkimValid);
+        string line = AmavisLogLine.Format(audit);
+        Assert.Contains(", dkim_sd=up:example.com, dkim_new=rsa:example.org,ed:example.org, ", line);
+        Assert.Equal("ok", audit.Checks["dkim-sign"]);
+        await QuitAsync(client, session);
+    }
+
+    private sealed class SignResultFinisher(IReadOnlyList<string> signatures) : IMessageFinisher
+    {
+        public string Name => "dkim-sign";
+
+        public ValueTask<CheckResult?> FinishAsync(MessageContext context, Verdict verdict, CancellationToken cancellationToken)
+        {
+            foreach (string s in signatures)
+            {
+                verdict.Edits.AddOnTop("DKIM-Signature", "v=1; s=" + s);
+            }
+            return ValueTask.FromResult<CheckResult?>(new DkimSignResult { Check = Name, Status = CheckStatus.Ok, Signatures = signatures });
+        }
+    }
+
+    [Fact]
     public async Task Virus_RejectedWithOurCodeAndOneAuditRecord()
     {
         using var h = new MilterHarness(checks: [FakeCheck.Virus()], policy: new VerdictPolicyOptions { HostName = "mx", QuarantineBlocked = false });

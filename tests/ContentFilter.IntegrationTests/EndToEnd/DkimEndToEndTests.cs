@@ -68,6 +68,17 @@ public sealed class DkimEndToEndTests
             Assert.Contains("d=example.com", signature);
             Assert.Contains("s=cf", signature);
 
+            // The audit names the signature added, as amavis does: dkim_new=selector:domain in the line, a list in the record.
+            JsonObject audit = Assert.Single(await chain.Filter.WaitForAuditRecordsAsync(1, Deadline));
+            Assert.Equal(["cf:example.com"], audit["DkimNew"]!.AsArray().Select(n => n!.GetValue<string>()));
+            string auditJson;
+            using (var reader = new StreamReader(new FileStream(chain.Filter.AuditFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete)))
+            {
+                auditJson = reader.ReadLine()!;
+            }
+            string auditLine = JsonNode.Parse(auditJson)!["AuditLine"]!.GetValue<string>();
+            Assert.Contains(", dkim_new=cf:example.com, ", auditLine);
+
             CommandResult ok = await DkimverifyAsync(dns, wire);
             Assert.True(ok.ExitCode == 0 && (ok.StandardOutput + ok.StandardError).Contains("signature ok", StringComparison.Ordinal), ok.ToString());
             Assert.Contains("cf._domainkey.example.com", File.ReadAllText(dns.LogPath));
