@@ -77,9 +77,6 @@ public static class ServiceWiring
 
         AddChecks(services, config, hostName);
 
-        services.AddSingleton<ListenerService>();
-        services.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
-
         VerdictPolicyOptions verdict = config.Get<VerdictPolicyOptions>("Verdict");
         if (string.IsNullOrEmpty(verdict.HostName))
         {
@@ -89,6 +86,10 @@ public static class ServiceWiring
         services.AddSingleton(policy);
         services.AddSingleton(sp => new ReloadCoordinator(config, policy, localDomains, sp.GetServices<ContentFilter.Pipeline.Policy.IReloadable>(), sp.GetRequiredService<ILogger<ReloadCoordinator>>(), sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>()));
         services.AddHostedService(sp => sp.GetRequiredService<ReloadCoordinator>());
+        // After the reload coordinator: hosted services start in order, and SIGHUP must be handled before the first
+        // listener accepts (a SIGHUP in that gap took the runtime's default: ignored under nohup, fatal otherwise).
+        services.AddSingleton<ListenerService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
         services.AddSingleton(sp =>
         {
             ReloadCoordinator reload = sp.GetRequiredService<ReloadCoordinator>();

@@ -38,4 +38,20 @@ public sealed class ServiceWiringTests
         await using ServiceProvider sp = ServiceHost.BuildTools(config);
         Assert.Empty(sp.GetServices<ICheck>());
     }
+
+    [Fact]
+    public async Task HostedServices_ReloadCoordinatorStartsBeforeTheListeners()
+    {
+        // Hosted services start in registration order: SIGHUP must have its handler before the first listener
+        // accepts, or a reload sent as soon as the port answers meets the runtime's default (ignored or fatal).
+        LoadedConfig config = ConfigLoader.Load(null, new Dictionary<string, string?>(), readDefaultFile: false);
+        await using ServiceProvider sp = ServiceHost.BuildTools(config);
+
+        List<Type> order = sp.GetServices<Microsoft.Extensions.Hosting.IHostedService>().Select(h => h.GetType()).ToList();
+
+        int reload = order.IndexOf(typeof(ReloadCoordinator));
+        int listeners = order.IndexOf(typeof(ListenerService));
+        Assert.True(reload >= 0 && listeners >= 0, string.Join(", ", order.Select(t => t.Name)));
+        Assert.True(reload < listeners, string.Join(", ", order.Select(t => t.Name)));
+    }
 }
