@@ -1335,10 +1335,12 @@ def targets(rows, extra):
 
     if "relay" in ONLY:
         relay = [x for x in rows if x["part"] == "relay"]
+        def share(name, r, base, threshold):
+            if r and base:
+                add(name, r["cf"] / base >= threshold, pct(r["cf"], base))
+
         r = find("relay", "no checks", "10 KB", 10)
-        if r:
-            add("pass-through ≥ 50 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.5,
-                pct(r["cf"], r["ceiling"]))
+        share("pass-through ≥ 50 % of the ceiling (10 KB, 10 sessions)", r, r and r["ceiling"], 0.5)
         xs = [x for x in relay if x["path"] == "no checks"]
         if xs:
             worst = min(xs, key=lambda x: x["cf"] / x["peer"])
@@ -1346,14 +1348,10 @@ def targets(rows, extra):
                 f"{worst['cf'] / worst['peer']:.1f}× at worst ({worst['size']}, {worst['sessions']} sessions)")
         base = find("relay", "no checks", "10 KB", 10)
         for label in ("DKIM signing rsa-2048", "DKIM signing ed25519"):
-            r = find("relay", label, "10 KB", 10)
-            if r and base:
-                add(f"{label} ≥ 60 % of pass-through (10 KB, 10 sessions)", r["cf"] / base["cf"] >= 0.6,
-                    pct(r["cf"], base["cf"]))
+            share(f"{label} ≥ 60 % of pass-through (10 KB, 10 sessions)", find("relay", label, "10 KB", 10),
+                  base and base["cf"], 0.6)
         r = find("relay", "clamd", "10 KB", 10)
-        if r:
-            add("with clamd ≥ 30 % of the ceiling (10 KB, 10 sessions)", r["cf"] / r["ceiling"] >= 0.3,
-                pct(r["cf"], r["ceiling"]))
+        share("with clamd ≥ 30 % of the ceiling (10 KB, 10 sessions)", r, r and r["ceiling"], 0.3)
         xs = [x for x in relay if x["path"] == "clamd + spamd"]
         if xs:
             worst = min(xs, key=lambda x: x["cf"] / x["ceiling"])

@@ -63,18 +63,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
     {
         lock (_gate)
         {
-            Begin();
-            try
-            {
-                TripletState state = UpdateTriplet(key, now, timing);
-                Commit();
-                return ValueTask.FromResult(state);
-            }
-            catch
-            {
-                Rollback();
-                throw;
-            }
+            return ValueTask.FromResult(InTransaction(() => UpdateTriplet(key, now, timing)));
         }
     }
 
@@ -83,18 +72,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
     {
         lock (_gate)
         {
-            Begin();
-            try
-            {
-                bool listed = TouchAutoWhitelisted(clientKey, now, threshold, timing);
-                Commit();
-                return ValueTask.FromResult(listed);
-            }
-            catch
-            {
-                Rollback();
-                throw;
-            }
+            return ValueTask.FromResult(InTransaction(() => TouchAutoWhitelisted(clientKey, now, threshold, timing)));
         }
     }
 
@@ -103,18 +81,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
     {
         lock (_gate)
         {
-            Begin();
-            try
-            {
-                int count = CountPass(clientKey, now, timing);
-                Commit();
-                return ValueTask.FromResult(count);
-            }
-            catch
-            {
-                Rollback();
-                throw;
-            }
+            return ValueTask.FromResult(InTransaction(() => CountPass(clientKey, now, timing)));
         }
     }
 
