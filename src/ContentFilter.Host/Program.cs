@@ -247,11 +247,12 @@ public static class Program
     /// pool, unless the environment already says otherwise (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0</c>).
     /// </summary>
     /// <remarks>
-    /// Every SMTP, milter and policy round trip is a socket completion; handing each to a pool thread cost two to
-    /// five context switches per message and the pool's spinning (about a third of the filter's CPU on the relay
-    /// path, docs/benchmarks.md). The work that follows a completion here is short and never blocks on the network:
-    /// waits are awaits, file I/O goes through the pool, the console sink is asynchronous. The runtime reads the
-    /// variable once, when the first socket operation starts its engine, so this runs before the host is built.
+    /// Every SMTP, milter and policy round trip is a socket completion; handing each to a pool thread cost about 20
+    /// context switches per relayed message (2 without) and the pool's spinning, about a third of the filter's CPU
+    /// on the relay path (docs/benchmarks.md). The work that follows a completion here is short and never blocks on
+    /// the network: waits are awaits, file I/O goes through the pool, the console log has its own writer thread.
+    /// The runtime reads the variable once, when the first socket operation starts its engine, so this runs before
+    /// the host is built.
     /// </remarks>
     private static void PreferInlineSocketCompletions()
     {

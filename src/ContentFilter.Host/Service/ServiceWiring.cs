@@ -87,7 +87,7 @@ public static class ServiceWiring
         services.AddSingleton(sp => new ReloadCoordinator(config, policy, localDomains, sp.GetServices<ContentFilter.Pipeline.Policy.IReloadable>(), sp.GetRequiredService<ILogger<ReloadCoordinator>>(), sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>()));
         services.AddHostedService(sp => sp.GetRequiredService<ReloadCoordinator>());
         // After the reload coordinator: hosted services start in order, and SIGHUP must be handled before the first
-        // listener accepts (a SIGHUP in that gap took the runtime's default: ignored under nohup, fatal otherwise).
+        // listener accepts (a reload sent as soon as a port answers must not meet the runtime's default action).
         services.AddSingleton<ListenerService>();
         services.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
         services.AddSingleton(sp =>
