@@ -481,9 +481,7 @@ def send_signed(port, sessions, n, size):
     SMTP sessions (several messages per connection, as smtp-source -d); returns wall seconds. Replies are read one at a
     time (no pipelining); a non-2xx/3xx reply is a failure."""
     payload = signed_message(size) + b".\r\n"
-    todo = [n]
-    lock = threading.Lock()
-    errors = []
+    take = countdown(n)
 
     def reply(sock, buf):
         while True:
@@ -499,18 +497,14 @@ def send_signed(port, sessions, n, size):
                 raise RuntimeError("connection closed")
             buf[0] += chunk
 
-    def worker():
+    def session():
         try:
             sock = socket.create_connection(("127.0.0.1", port))
             buf = [b""]
             reply(sock, buf)
             sock.sendall(b"EHLO bench.localhost\r\n")
             reply(sock, buf)
-            while True:
-                with lock:
-                    if todo[0] == 0:
-                        break
-                    todo[0] -= 1
+            while take():
                 for cmd in (b"MAIL FROM:<sender@bench.example>\r\n", b"RCPT TO:<rcpt@bench.example>\r\n",
                             b"DATA\r\n"):
                     sock.sendall(cmd)
@@ -520,18 +514,11 @@ def send_signed(port, sessions, n, size):
             sock.sendall(b"QUIT\r\n")
             reply(sock, buf)
             sock.close()
+            return None
         except (OSError, RuntimeError) as e:
-            errors.append(str(e))
+            return str(e)
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(sessions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError(f"send_signed to {port} (-s {sessions} -m {n} -l {size}) failed: {errors[0][:300]}")
-    return time.perf_counter() - t0
+    return parallel_sessions(sessions, session, f"send_signed to {port} (-s {sessions} -m {n} -l {size})")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -743,25 +730,33 @@ def sample_message(size, cut=True):
     return path
 
 
-def in_parallel(n, sessions, one, what):
-    """Runs one() n times over `sessions` threads; one() returns None or an error text. Returns the seconds taken;
-    raises on the first error."""
-    todo = list(range(n))
+def countdown(n):
+    """A thread-safe ticket counter: take() is True n times in all, then False."""
+    left = [n]
     lock = threading.Lock()
+
+    def take():
+        with lock:
+            if left[0] == 0:
+                return False
+            left[0] -= 1
+            return True
+
+    return take
+
+
+def parallel_sessions(sessions, session, what):
+    """Runs session() in `sessions` threads at once; session() returns None or an error text. Returns the seconds
+    taken; raises on the first error."""
     errors = []
 
-    def worker():
-        while True:
-            with lock:
-                if not todo:
-                    return
-                todo.pop()
-            error = one()
-            if error is not None:
-                errors.append(error)
+    def run():
+        error = session()
+        if error is not None:
+            errors.append(error)
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    threads = [threading.Thread(target=run) for _ in range(sessions)]
     for t in threads:
         t.start()
     for t in threads:
@@ -769,6 +764,21 @@ def in_parallel(n, sessions, one, what):
     if errors:
         raise RuntimeError(f"{what} failed: {errors[0][:300]!r}")
     return time.perf_counter() - t0
+
+
+def in_parallel(n, sessions, one, what):
+    """Runs one() n times over `sessions` threads; one() returns None or an error text. Returns the seconds taken;
+    raises on the first error."""
+    take = countdown(n)
+
+    def session():
+        while take():
+            error = one()
+            if error is not None:
+                return error
+        return None
+
+    return parallel_sessions(sessions, session, what)
 
 
 def spamc_rate(spamd_port, size, sessions, n):
