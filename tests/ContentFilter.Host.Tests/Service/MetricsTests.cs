@@ -27,9 +27,24 @@ public sealed class MetricsTests
     [Fact]
     public async Task Metrics_ScrapedOverHttp_ShowVerdictCounters()
     {
-        int port = FreePort();
-        using var service = new MetricsService(new MetricsSettings { Endpoint = $"127.0.0.1:{port}" }, NullLogger<MetricsService>.Instance);
-        await service.StartAsync(CancellationToken.None);
+        // A free port can be taken by a test running in parallel before the listener binds it: try another then.
+        int port = 0;
+        MetricsService? started = null;
+        for (int attempt = 0; started is null; attempt++)
+        {
+            port = FreePort();
+            var candidate = new MetricsService(new MetricsSettings { Endpoint = $"127.0.0.1:{port}" }, NullLogger<MetricsService>.Instance);
+            try
+            {
+                await candidate.StartAsync(CancellationToken.None);
+                started = candidate;
+            }
+            catch (HttpListenerException) when (attempt < 4)
+            {
+                candidate.Dispose();
+            }
+        }
+        using MetricsService service = started;
         try
         {
             var sink = new MeteredAuditSink(new NullSink());
