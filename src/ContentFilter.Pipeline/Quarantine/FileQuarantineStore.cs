@@ -66,6 +66,7 @@ public sealed partial class FileQuarantineStore : IQuarantineRepository
 
         string message = MessagePath(id);
         string temp = Path.Combine(_options.Directory, $".{id}.{Guid.NewGuid():N}.tmp");
+        bool moved = false;
         try
         {
             await using (FileStream target = CreatePrivate(temp))
@@ -75,11 +76,18 @@ public sealed partial class FileQuarantineStore : IQuarantineRepository
                 await target.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
             File.Move(temp, message, overwrite: true);
+            moved = true;
             WriteRecord(record);
         }
         catch
         {
+            // The caller answers 4xx and Postfix retries under a new mail_id: a message without its record would
+            // only take space (the disk may be full already) and show up nowhere.
             File.Delete(temp);
+            if (moved)
+            {
+                File.Delete(message);
+            }
             throw;
         }
         Log.Stored(_logger, id, verdict.CategoryText);
@@ -188,11 +196,19 @@ public sealed partial class FileQuarantineStore : IQuarantineRepository
     private void WriteRecord(QuarantineRecord record)
     {
         string temp = Path.Combine(_options.Directory, $".{record.Id}.{Guid.NewGuid():N}.tmp");
-        using (FileStream f = CreatePrivate(temp))
+        try
         {
-            JsonSerializer.Serialize(f, record, Json);
+            using (FileStream f = CreatePrivate(temp))
+            {
+                JsonSerializer.Serialize(f, record, Json);
+            }
+            File.Move(temp, RecordPath(record.Id), overwrite: true);
         }
-        File.Move(temp, RecordPath(record.Id), overwrite: true);
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
     }
 
     private void EnsureDirectory()

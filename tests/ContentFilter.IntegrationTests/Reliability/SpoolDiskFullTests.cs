@@ -13,15 +13,15 @@ public sealed class SpoolDiskFullTests
     [SkippableFact]
     public async Task MessageSpool_DiskFullWithBytesStillBuffered_DisposeDeletesTheFileWithoutThrowing()
     {
-        Skip.IfNot(Environment.IsPrivilegedProcess && File.Exists("/bin/mount"), "mounting a tmpfs needs root");
+        Skip.IfNot(TmpfsMount.IsAvailable, "mounting a tmpfs needs root");
         string dir = Directory.CreateTempSubdirectory("cf-spoolfull-").FullName;
-        (await ExternalCommand.RunAsync("/bin/mount", ["-t", "tmpfs", "-o", "size=1m,mode=0700", "cf-spoolfull", dir], TimeSpan.FromSeconds(30))).EnsureSuccess();
         try
         {
+            await using TmpfsMount disk = await TmpfsMount.MountAsync(dir, 1024);
             var spool = new MessageSpool(new SpoolOptions { Directory = dir, InMemoryThreshold = 4096 }, "diskfull");
             await spool.WriteAsync(new byte[8192], CancellationToken.None); // past the threshold: a file of two whole pages
             string path = spool.FilePath ?? throw new InvalidOperationException("the spool did not move to a file");
-            FillToTheLastByte(Path.Combine(dir, "filler"));
+            disk.FillToTheLastByte();
             await spool.WriteAsync(new byte[1000], CancellationToken.None); // fits the FileStream buffer: no error yet
 
             await Assert.ThrowsAnyAsync<IOException>(async () => await spool.CompleteAsync(CancellationToken.None));
@@ -32,24 +32,7 @@ public sealed class SpoolDiskFullTests
         }
         finally
         {
-            await ExternalCommand.RunAsync("/bin/umount", [dir], TimeSpan.FromSeconds(30));
             Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static void FillToTheLastByte(string path)
-    {
-        using var filler = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1);
-        var chunk = new byte[4096];
-        try
-        {
-            while (true)
-            {
-                filler.Write(chunk);
-            }
-        }
-        catch (IOException)
-        {
         }
     }
 }

@@ -34,7 +34,7 @@ public sealed class QuarantineTests : IDisposable
     private QuarantineManager Manager(FileQuarantineStore store) =>
         new(store, _nextHop, new SpoolOptions { Directory = Path.Combine(_dir, "spool"), InMemoryThreshold = 16 }, new ListAudit(_audit), _time, NullLogger<QuarantineManager>.Instance);
 
-    private async Task<string> StoreOneAsync(FileQuarantineStore store, int inMemoryThreshold = 1 << 20)
+    private async Task<string> StoreOneAsync(FileQuarantineStore store, int inMemoryThreshold = 1 << 20, string? mailId = null)
     {
         var spool = new MessageSpool(new SpoolOptions { Directory = Path.Combine(_dir, "spool"), InMemoryThreshold = inMemoryThreshold }, MailId.New());
         await spool.WriteAsync(Original, CancellationToken.None);
@@ -43,11 +43,29 @@ public sealed class QuarantineTests : IDisposable
         envelope.MailParameters.Add("BODY=8BITMIME");
         envelope.Recipients.Add(new EnvelopeRecipient("b@example.net", new[] { "NOTIFY=NEVER" }));
         envelope.Recipients.Add(new EnvelopeRecipient("c@example.net", Array.Empty<string>()));
-        var context = new MessageContext(MailId.New(), envelope, spool, spool.ReadHeaders(65536), ListenerPolicy.DefaultInbound, FrontDoor.Smtp, _time.GetUtcNow());
+        var context = new MessageContext(mailId ?? MailId.New(), envelope, spool, spool.ReadHeaders(65536), ListenerPolicy.DefaultInbound, FrontDoor.Smtp, _time.GetUtcNow());
         var verdict = new Verdict { Action = VerdictAction.Discard, Category = "INFECTED", CategoryNames = new[] { "Eicar.UNOFFICIAL" }, Quarantine = true };
-        string id = await store.StoreAsync(context, verdict, CancellationToken.None);
-        await spool.DisposeAsync();
-        return id;
+        try
+        {
+            return await store.StoreAsync(context, verdict, CancellationToken.None);
+        }
+        finally
+        {
+            await spool.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Store_RecordCannotBeWritten_ThrowsAndLeavesNeitherMessageNorTemporaryFiles()
+    {
+        FileQuarantineStore store = Store();
+        string id = MailId.New();
+        string q = Path.Combine(_dir, "q");
+        Directory.CreateDirectory(Path.Combine(q, id + ".json")); // the record's name is taken: its rename fails
+
+        await Assert.ThrowsAnyAsync<IOException>(() => StoreOneAsync(store, mailId: id));
+
+        Assert.Equal(new[] { id + ".json" }, Directory.EnumerateFileSystemEntries(q).Select(Path.GetFileName));
     }
 
     [Fact]

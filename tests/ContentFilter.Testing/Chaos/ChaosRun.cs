@@ -38,7 +38,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
     private PostfixInstance? _front;
     private PostfixInstance? _back;
     private ContentFilterProcess? _filter;
-    private bool _spoolMounted;
+    private TmpfsMount? _spoolMount;
 
     private ChaosRun(ChaosOptions options)
     {
@@ -82,9 +82,9 @@ public sealed partial class ChaosRun : IAsyncDisposable
         if (_filter is not null)
         {
             await _filter.StopAsync(TimeSpan.FromSeconds(20));
-            if (_spoolMounted)
+            if (_spoolMount is not null)
             {
-                await ExternalCommand.RunAsync("/bin/umount", [_filter.SpoolDirectory], TimeSpan.FromSeconds(30));
+                await _spoolMount.DisposeAsync();
             }
             await _filter.DisposeAsync();
         }
@@ -142,9 +142,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
         Directory.CreateDirectory(_filter.SpoolDirectory);
         if (_options.SpoolTmpfsMegabytes > 0)
         {
-            (await ExternalCommand.RunAsync("/bin/mount", ["-t", "tmpfs", "-o", $"size={_options.SpoolTmpfsMegabytes}m,mode=0700", "cf-chaos-spool", _filter.SpoolDirectory],
-                TimeSpan.FromSeconds(30), cancellationToken)).EnsureSuccess();
-            _spoolMounted = true;
+            _spoolMount = await TmpfsMount.MountAsync(_filter.SpoolDirectory, _options.SpoolTmpfsMegabytes * 1024, cancellationToken);
         }
         var front = new PostfixOptions { ContentFilterPort = _filter.InboundPort, HostName = "mx1.postfix.test" };
         front.MainCf.Add("in_flow_delay = 0s"); // the sender measures the filter, not smtpd's inflow throttle
@@ -274,7 +272,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
         {
             outages.Add(("next-hop outage", ct => NextHopOutageAsync(hopDown, ct)));
         }
-        if (_options.SpoolFull is TimeSpan full && _spoolMounted)
+        if (_options.SpoolFull is TimeSpan full && _spoolMount is not null)
         {
             outages.Add(("spool disk full", ct => SpoolFullAsync(full, ct)));
         }
@@ -332,46 +330,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
 
     private async Task SpoolFullAsync(TimeSpan duration, CancellationToken cancellationToken)
     {
-        string fill = Path.Combine(_filter!.SpoolDirectory, "chaos-fill");
-        long written = 0;
-        var chunk = new byte[1 << 20];
-        var stream = new FileStream(fill, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None);
-        try
-        {
-            while (true)
-            {
-                stream.Write(chunk);
-                written += chunk.Length;
-            }
-        }
-        catch (IOException)
-        {
-            // ENOSPC: the disk is full. Top it up to the last byte with smaller writes.
-            for (int size = 1 << 16; size >= 1; size /= 4)
-            {
-                try
-                {
-                    while (true)
-                    {
-                        stream.Write(chunk, 0, size);
-                        written += size;
-                    }
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }
-        finally
-        {
-            try
-            {
-                stream.Dispose();
-            }
-            catch (IOException)
-            {
-            }
-        }
+        long written = _spoolMount!.FillToTheLastByte();
         Fault($"spool tmpfs filled ({written / 1048576.0:0.0} MiB written) for {duration.TotalSeconds:0} s after {CountDelivered()} deliveries");
         try
         {
@@ -379,7 +338,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
         }
         finally
         {
-            File.Delete(fill);
+            _spoolMount.Free();
         }
         Log("spool has room again");
     }
