@@ -374,6 +374,47 @@ public sealed class MilterSessionTests
     }
 
     [Fact]
+    public async Task Discard_QuarantineStoreFails_HeldInPostfixInstead()
+    {
+        var store = new FakeQuarantine(new IOException("No space left on device"));
+        using var h = new MilterHarness(checks: [FakeCheck.Virus()], policy: new VerdictPolicyOptions { HostName = "mx", VirusAction = BlockAction.Discard, QuarantineBlocked = true }, quarantine: store);
+        (MilterTestClient client, Task session, _) = h.Connect();
+        await NegotiateAsync(client);
+
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(Postfix.Content());
+        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
+
+        Assert.Equal(2, replies.Count);
+        Assert.StartsWith("INFECTED", Assert.IsType<MilterReply.Quarantine>(replies[0]).Reason);
+        Assert.Equal(MilterReplyCode.Continue, replies[1].Code);
+        AuditRecord audit = Assert.Single(h.Audit.Records);
+        Assert.Null(audit.QuarantineId);
+        await QuitAsync(client, session);
+    }
+
+    [Fact]
+    public async Task Discard_QuarantineStoreFailsAndNoHoldQueue_TempFailSoPostfixKeepsTheMessage()
+    {
+        var store = new FakeQuarantine(new IOException("No space left on device"));
+        using var h = new MilterHarness(checks: [FakeCheck.Virus()], options: new MilterOptions { HoldQuarantined = false },
+            policy: new VerdictPolicyOptions { HostName = "mx", VirusAction = BlockAction.Discard, QuarantineBlocked = true }, quarantine: store);
+        (MilterTestClient client, Task session, _) = h.Connect();
+        await NegotiateAsync(client);
+
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(Postfix.Content());
+
+        // A discard with no copy kept anywhere would lose the message.
+        MilterReply.ReplyCode reply = Assert.IsType<MilterReply.ReplyCode>(Assert.Single(await client.ReadEndOfMessageAsync()));
+        Assert.StartsWith("451 4.3.0 ", reply.Text);
+        AuditRecord audit = Assert.Single(h.Audit.Records);
+        Assert.Null(audit.QuarantineId);
+        Assert.Contains("No space left on device", audit.Reason);
+        await QuitAsync(client, session);
+    }
+
+    [Fact]
     public async Task Discard_QuarantineWithoutStore_HeldInPostfixInstead()
     {
         using var h = new MilterHarness(checks: [FakeCheck.Virus()], policy: new VerdictPolicyOptions { HostName = "mx", VirusAction = BlockAction.Discard, QuarantineBlocked = true });

@@ -211,12 +211,16 @@ internal sealed class FakeGreylist(Func<GreylistRequest, GreylistDecision> decid
     }
 }
 
-internal sealed class FakeQuarantine : IQuarantineStore
+internal sealed class FakeQuarantine(Exception? failure = null) : IQuarantineStore
 {
     public List<string> Stored { get; } = [];
 
     public Task<string> StoreAsync(MessageContext context, Verdict verdict, CancellationToken cancellationToken)
     {
+        if (failure is not null)
+        {
+            return Task.FromException<string>(failure);
+        }
         Stored.Add(context.MailId);
         return Task.FromResult("q-" + context.MailId);
     }
