@@ -374,26 +374,6 @@ public sealed class MilterSessionTests
     }
 
     [Fact]
-    public async Task Discard_QuarantineStoreFails_HeldInPostfixInstead()
-    {
-        var store = new FakeQuarantine(new IOException("No space left on device"));
-        using var h = new MilterHarness(checks: [FakeCheck.Virus()], policy: new VerdictPolicyOptions { HostName = "mx", VirusAction = BlockAction.Discard, QuarantineBlocked = true }, quarantine: store);
-        (MilterTestClient client, Task session, _) = h.Connect();
-        await NegotiateAsync(client);
-
-        await client.SendAsync(Postfix.Envelope());
-        await client.SendAsync(Postfix.Content());
-        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
-
-        Assert.Equal(2, replies.Count);
-        Assert.StartsWith("INFECTED", Assert.IsType<MilterReply.Quarantine>(replies[0]).Reason);
-        Assert.Equal(MilterReplyCode.Continue, replies[1].Code);
-        AuditRecord audit = Assert.Single(h.Audit.Records);
-        Assert.Null(audit.QuarantineId);
-        await QuitAsync(client, session);
-    }
-
-    [Fact]
     public async Task Discard_QuarantineStoreFailsAndNoHoldQueue_TempFailSoPostfixKeepsTheMessage()
     {
         var store = new FakeQuarantine(new IOException("No space left on device"));
@@ -414,10 +394,13 @@ public sealed class MilterSessionTests
         await QuitAsync(client, session);
     }
 
-    [Fact]
-    public async Task Discard_QuarantineWithoutStore_HeldInPostfixInstead()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Discard_QuarantineWithoutStoreOrStoreFails_HeldInPostfixInstead(bool storeFails)
     {
-        using var h = new MilterHarness(checks: [FakeCheck.Virus()], policy: new VerdictPolicyOptions { HostName = "mx", VirusAction = BlockAction.Discard, QuarantineBlocked = true });
+        FakeQuarantine? store = storeFails ? new FakeQuarantine(new IOException("No space left on device")) : null;
+        using var h = new MilterHarness(checks: [FakeCheck.Virus()], policy: new VerdictPolicyOptions { HostName = "mx", VirusAction = BlockAction.Discard, QuarantineBlocked = true }, quarantine: store);
         (MilterTestClient client, Task session, _) = h.Connect();
         await NegotiateAsync(client);
 
@@ -428,7 +411,9 @@ public sealed class MilterSessionTests
         Assert.Equal(2, replies.Count);
         Assert.StartsWith("INFECTED", Assert.IsType<MilterReply.Quarantine>(replies[0]).Reason);
         Assert.Equal(MilterReplyCode.Continue, replies[1].Code);
-        Assert.Equal("HeldInbound,Quarantined", Assert.Single(h.Audit.Records).Action);
+        AuditRecord audit = Assert.Single(h.Audit.Records);
+        Assert.Equal("HeldInbound,Quarantined", audit.Action);
+        Assert.Null(audit.QuarantineId);
         await QuitAsync(client, session);
     }
 
