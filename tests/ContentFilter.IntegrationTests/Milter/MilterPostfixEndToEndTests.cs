@@ -98,4 +98,54 @@ public sealed class MilterPostfixEndToEndTests : IClassFixture<SpamdInstance>
         Assert.Equal("Blocked", blocked["Disposition"]?.GetValue<string>());
         Assert.StartsWith("INFECTED (ContentFilter-Test-EICAR", blocked["Category"]?.GetValue<string>());
     }
+
+    [SkippableFact]
+    public async Task MilterDownThenClamdDown_ClientGets4xxAndNothingIsQueued_ThenDeliveredOnceWhenBothAreBack()
+    {
+        Skip.IfNot(ClamdInstance.IsAvailable, "clamd not installed");
+        PostfixInstance.SkipUnlessAvailable();
+        await using ClamdInstance clamd = await ClamdInstance.StartAsync();
+        await clamd.StopAsync();
+
+        int milterPort = TestPaths.FreePorts(1)[0];
+        string milter = "127.0.0.1:" + milterPort.ToString(CultureInfo.InvariantCulture);
+        var options = new PostfixOptions();
+        options.MainCf.Add($"smtpd_milters = inet:{milter}");
+        options.MainCf.Add("milter_default_action = tempfail");
+        await using PostfixInstance postfix = await PostfixInstance.StartAsync(options);
+        await using var filter = new ContentFilterProcess(postfix.SmtpPort, ServiceSections.IsKnown);
+        filter
+            .Set("Listeners:milter", new JsonObject { ["Enabled"] = true, ["Endpoint"] = milter, ["Protocol"] = "Milter", ["Direction"] = "Inbound" })
+            .Set("Antivirus:Enabled", true)
+            .Set("Antivirus:Servers", new JsonArray(clamd.UnixAddress))
+            .Set("Antivirus:ConnectTimeout", "00:00:02");
+        byte[] message = EndToEndMessages.WithAttachment("report", "<m-down.1@example.org>", "report.txt", "quarterly numbers");
+
+        // No milter listening: Postfix's default_action answers for it (at MAIL FROM, the first command it asks the milter about).
+        var (client, _) = await RawSmtpClient.ConnectAsync(postfix.SmtpPort);
+        await using (client)
+        {
+            await client.EhloAsync("client.example.org");
+            SmtpReply noMilter = await client.CommandAsync("MAIL FROM:<alice@example.org>");
+            Assert.True(noMilter.Code / 100 == 4, $"milter down: {noMilter}\n{postfix.Diagnostics()}");
+        }
+
+        // The milter is there, its virus scanner is not: fail closed with our own 4xx.
+        await filter.StartAsync();
+        SmtpReply noScanner = await SendAsync(postfix, message);
+        Assert.True(noScanner.Code == 451, $"clamd down: {noScanner}\n{filter.Diagnostics()}");
+        Assert.Empty(await postfix.ListQueueAsync());
+
+        // The client's retry once both are back: delivered, once, scanned.
+        await clamd.RestartAsync();
+        SmtpReply retried = await SendAsync(postfix, message);
+        Assert.True(retried.Code == 250, $"retry: {retried}\n{filter.Diagnostics()}");
+        await postfix.WaitForDeliveriesAsync(1, Deadline);
+        await postfix.WaitForEmptyQueueAsync(Deadline);
+        byte[] delivered = Assert.Single(postfix.DeliveredFiles().Select(File.ReadAllBytes));
+        Assert.NotNull(EndToEndMessages.Header(delivered, "X-Virus-Scanned"));
+        IReadOnlyList<JsonObject> audit = await filter.WaitForAuditRecordsAsync(2, TimeSpan.FromSeconds(15));
+        Assert.StartsWith("TempFailed", audit[0]["Action"]?.GetValue<string>());
+        Assert.Equal("Passed", audit[1]["Disposition"]?.GetValue<string>());
+    }
 }
