@@ -125,39 +125,56 @@ public static class SmtpCommandParser
         }
     }
 
-    // RFC 5321 §4.1.1.2: "MAIL FROM:" Reverse-path [SP Mail-parameters] CRLF
-    private static bool TryReadMail(string rest, out SmtpCommand? command, out SmtpError error)
+    // What MAIL and RCPT share: "FROM:"/"TO:", optional spaces, the path, then parameters, none of them twice.
+    private static bool TryReadPathAndParameters(string rest, string prefix, bool forward, out string path, out List<string> parameters, out SmtpError error)
     {
-        command = null;
-        if (!rest.StartsWith("FROM:", StringComparison.OrdinalIgnoreCase))
+        path = string.Empty;
+        parameters = [];
+        if (!rest.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
         {
             error = SmtpError.SyntaxError;
             return false;
         }
-        int pos = 5;
+        int pos = prefix.Length;
         SkipSpaces(rest, ref pos);
-        if (!TryReadReversePath(rest, ref pos, out string path))
+        if (!(forward ? TryReadForwardPath(rest, ref pos, out path) : TryReadReversePath(rest, ref pos, out path)))
         {
-            error = SmtpError.BadReversePath;
+            error = forward ? SmtpError.BadForwardPath : SmtpError.BadReversePath;
             return false;
         }
-        if (!TryReadEsmtpParameters(rest, ref pos, out List<string> parameters))
+        if (!TryReadEsmtpParameters(rest, ref pos, out parameters))
         {
             error = SmtpError.SyntaxError;
             return false;
         }
-        long? size = null;
-        bool eightBit = false;
-        bool utf8 = false;
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (string p in parameters)
         {
-            SplitParameter(p, out string keyword, out string? value);
+            SplitParameter(p, out string keyword, out _);
             if (!seen.Add(keyword))
             {
                 error = SmtpError.SyntaxError;
                 return false;
             }
+        }
+        error = SmtpError.None;
+        return true;
+    }
+
+    // RFC 5321 §4.1.1.2: "MAIL FROM:" Reverse-path [SP Mail-parameters] CRLF
+    private static bool TryReadMail(string rest, out SmtpCommand? command, out SmtpError error)
+    {
+        command = null;
+        if (!TryReadPathAndParameters(rest, "FROM:", forward: false, out string path, out List<string> parameters, out error))
+        {
+            return false;
+        }
+        long? size = null;
+        bool eightBit = false;
+        bool utf8 = false;
+        foreach (string p in parameters)
+        {
+            SplitParameter(p, out string keyword, out string? value);
             switch (keyword.ToUpperInvariant())
             {
                 case "SIZE": // RFC 1870: size-value ::= 1*20DIGIT
@@ -216,32 +233,13 @@ public static class SmtpCommandParser
     private static bool TryReadRcpt(string rest, out SmtpCommand? command, out SmtpError error)
     {
         command = null;
-        if (!rest.StartsWith("TO:", StringComparison.OrdinalIgnoreCase))
+        if (!TryReadPathAndParameters(rest, "TO:", forward: true, out string path, out List<string> parameters, out error))
         {
-            error = SmtpError.SyntaxError;
             return false;
         }
-        int pos = 3;
-        SkipSpaces(rest, ref pos);
-        if (!TryReadForwardPath(rest, ref pos, out string path))
-        {
-            error = SmtpError.BadForwardPath;
-            return false;
-        }
-        if (!TryReadEsmtpParameters(rest, ref pos, out List<string> parameters))
-        {
-            error = SmtpError.SyntaxError;
-            return false;
-        }
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (string p in parameters)
         {
             SplitParameter(p, out string keyword, out string? value);
-            if (!seen.Add(keyword))
-            {
-                error = SmtpError.SyntaxError;
-                return false;
-            }
             switch (keyword.ToUpperInvariant())
             {
                 case "NOTIFY": // RFC 3461 §4.1: NEVER, or a list of SUCCESS, FAILURE, DELAY
