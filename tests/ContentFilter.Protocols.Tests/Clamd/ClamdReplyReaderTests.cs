@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using ContentFilter.Protocols.Clamd;
+using ContentFilter.Protocols.Tests.Smtp;
 
 namespace ContentFilter.Protocols.Tests.Clamd;
 
@@ -100,7 +101,7 @@ public class ClamdReplyReaderTests
         byte[] wire = Encoding.ASCII.GetBytes("stream: Win.Test.EICAR_HDB-1 FOUND\0");
         for (int split = 1; split < wire.Length; split++)
         {
-            ReadOnlySequence<byte> seq = TwoSegments(wire, split);
+            ReadOnlySequence<byte> seq = Sequences.Of(Sequences.Cut(wire, split));
             var reader = new SequenceReader<byte>(seq);
             Assert.True(ClamdReplyReader.TryRead(ref reader, ClamdLimits.Default, out ClamdReply reply, out _));
             Assert.Equal("Win.Test.EICAR_HDB-1", reply.Text);
@@ -117,28 +118,5 @@ public class ClamdReplyReaderTests
     {
         bool ok = ClamdReplyReader.TryParseLine(bytes, out ClamdReply reply);
         return !ok || reply.Kind != ClamdReplyKind.Clean || bytes.AsSpan().SequenceEqual("stream: OK"u8) || bytes.AsSpan().SequenceEqual("stream: OK\n"u8);
-    }
-
-    internal static ReadOnlySequence<byte> TwoSegments(byte[] data, int split)
-    {
-        var first = new Segment(data.AsMemory(0, split), 0);
-        Segment last = first.Append(data.AsMemory(split));
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using ContentFilter.Protocols.Milter;
+using ContentFilter.Protocols.Tests.Smtp;
 
 namespace ContentFilter.Protocols.Tests.Milter;
 
@@ -34,40 +35,8 @@ internal static class MilterTestBytes
     public static byte[] Cat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 
     /// <summary>A sequence whose segments break at the given offsets.</summary>
-    public static ReadOnlySequence<byte> Split(byte[] bytes, params int[] cuts)
-    {
-        var points = cuts.Where(c => c > 0 && c < bytes.Length).Distinct().Order().ToList();
-        if (points.Count == 0)
-        {
-            return new ReadOnlySequence<byte>(bytes);
-        }
-        var first = new Segment(bytes.AsMemory(0, points[0]), 0);
-        Segment last = first;
-        for (int i = 0; i < points.Count; i++)
-        {
-            int start = points[i];
-            int end = i + 1 < points.Count ? points[i + 1] : bytes.Length;
-            last = last.Append(bytes.AsMemory(start, end - start));
-        }
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
+    public static ReadOnlySequence<byte> Split(byte[] bytes, params int[] cuts) => Sequences.Of(Sequences.Cut(bytes, cuts));
 
     /// <summary>Every byte its own segment.</summary>
     public static ReadOnlySequence<byte> Bytewise(byte[] bytes) => Split(bytes, Enumerable.Range(1, Math.Max(0, bytes.Length - 1)).ToArray());
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using ContentFilter.Protocols.Policy;
+using ContentFilter.Protocols.Tests.Smtp;
 
 namespace ContentFilter.Protocols.Tests.Policy;
 
@@ -252,7 +253,7 @@ public class PolicyRequestReaderTests
         byte[] all = Encoding.UTF8.GetBytes(PostfixRequest.Replace("\n", "\r\n"));
         for (int split = 1; split < all.Length; split++)
         {
-            ReadOnlySequence<byte> seq = TestSegment.Create(all[..split], all[split..]);
+            ReadOnlySequence<byte> seq = Sequences.Of(all[..split], all[split..]);
 
             (List<PolicyRequest> requests, PolicyError error, long consumed) = ReadAll(seq);
 
@@ -290,22 +291,5 @@ public class PolicyRequestReaderTests
     {
         (_, PolicyError error, long consumed) = ReadAll(new ReadOnlySequence<byte>(input ?? []), new PolicyLimits { MaxLineLength = 32, MaxRequestBytes = 64 });
         return consumed <= (input?.Length ?? 0) && Enum.IsDefined(error);
-    }
-
-    private sealed class TestSegment : ReadOnlySequenceSegment<byte>
-    {
-        private TestSegment(byte[] bytes, long runningIndex)
-        {
-            Memory = bytes;
-            RunningIndex = runningIndex;
-        }
-
-        public static ReadOnlySequence<byte> Create(byte[] first, byte[] second)
-        {
-            var a = new TestSegment(first, 0);
-            var b = new TestSegment(second, first.Length);
-            a.Next = b;
-            return new ReadOnlySequence<byte>(a, 0, b, second.Length);
-        }
     }
 }

@@ -148,55 +148,13 @@ public class SmtpReplyReaderTests
         {
             for (int j = i; j < bytes.Length; j++)
             {
-                ReadOnlySequence<byte> seq = Segments.Create(bytes[..i], bytes[i..j], bytes[j..]);
+                ReadOnlySequence<byte> seq = Sequences.Of(bytes[..i], bytes[i..j], bytes[j..]);
                 var (ok, reply, _, consumed) = Read(seq);
                 Assert.True(ok, $"split {i},{j}");
                 Assert.Equal(expected.Lines, reply!.Lines);
                 Assert.Equal(expected.EnhancedCode, reply.EnhancedCode);
                 Assert.Equal(bytes.Length, consumed);
             }
-        }
-    }
-}
-
-/// <summary>Builds multi-segment sequences so readers see data split where TCP might split it.</summary>
-internal static class Segments
-{
-    public static ReadOnlySequence<byte> Create(params byte[][] parts)
-    {
-        Segment? first = null;
-        Segment? last = null;
-        foreach (byte[] p in parts)
-        {
-            var s = new Segment(p);
-            if (first is null)
-            {
-                first = s;
-            }
-            else
-            {
-                last!.Append(s);
-            }
-            last = s;
-        }
-        if (first is null)
-        {
-            return ReadOnlySequence<byte>.Empty;
-        }
-        return new ReadOnlySequence<byte>(first, 0, last!, last!.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(byte[] data)
-        {
-            Memory = data;
-        }
-
-        public void Append(Segment next)
-        {
-            next.RunningIndex = RunningIndex + Memory.Length;
-            Next = next;
         }
     }
 }

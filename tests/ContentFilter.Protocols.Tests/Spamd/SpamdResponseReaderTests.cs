@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 using ContentFilter.Protocols.Spamd;
-using ContentFilter.Protocols.Tests.Clamd;
+using ContentFilter.Protocols.Tests.Smtp;
 
 namespace ContentFilter.Protocols.Tests.Spamd;
 
@@ -133,7 +133,7 @@ public class SpamdResponseReaderTests
             Assert.Equal(SpamdError.None, error);
             Assert.Equal(0, partial.Consumed);
 
-            var whole = new SequenceReader<byte>(ClamdReplyReaderTests.TwoSegments(wire, split));
+            var whole = new SequenceReader<byte>(Sequences.Of(Sequences.Cut(wire, split)));
             Assert.True(SpamdResponseReader.TryRead(ref whole, false, SpamdLimits.Default, out SpamdResponse r, out _));
             Assert.Equal(1000.0, r.Score);
             Assert.Equal(3, r.Symbols.Count);
