@@ -18,7 +18,8 @@ public sealed class ClamAvOptions
     /// <summary>The servers in use: <see cref="Servers"/>, or <see cref="DefaultServer"/> when none are set.</summary>
     public IReadOnlyList<string> EffectiveServers => Servers.Count == 0 ? new[] { DefaultServer } : Servers;
 
-    /// <summary>Time to establish a connection to one clamd. Default 5 s.</summary>
+    /// <summary>Time to establish a connection to one clamd, including waits for room when its listen queue is
+    /// full (MaxConnectionQueueLength; Debian: 15). Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Time for one whole exchange with one clamd after connecting (upload and reply). Default 120 s.</summary>

@@ -113,37 +113,76 @@ public sealed class ScannerEndpoint
         return true;
     }
 
+    /// <summary>The first pause before connecting again to a unix socket whose listen queue is full; it doubles
+    /// up to <see cref="MaxQueueFullPause"/>.</summary>
+    internal static readonly TimeSpan FirstQueueFullPause = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>The longest pause between connects to a unix socket whose listen queue is full.</summary>
+    internal static readonly TimeSpan MaxQueueFullPause = TimeSpan.FromMilliseconds(50);
+
     /// <summary>Connects, giving up after <paramref name="timeout"/> (measured on <paramref name="time"/>).</summary>
+    /// <remarks>A unix socket whose listen queue is full refuses a non-blocking connect at once (EAGAIN) where a
+    /// blocking one would wait for room. A burst of scans does that to Debian's clamd (MaxThreads 12,
+    /// MaxConnectionQueueLength 15), so the connect is tried again after a short pause until the timeout rather
+    /// than failing the scan.</remarks>
     /// <exception cref="TimeoutException">The connection was not established in time.</exception>
     /// <exception cref="SocketException">Refused, no such socket, unreachable.</exception>
     public async Task<Socket> ConnectAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        Socket socket = IsUnix
-            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
-            : EndPoint is IPEndPoint ipe
-                ? new Socket(ipe.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
-                : new Socket(SocketType.Stream, ProtocolType.Tcp);
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        TimeSpan pause = FirstQueueFullPause;
+        bool queueFull = false;
         try
         {
-            if (!IsUnix)
+            while (true)
             {
-                socket.NoDelay = true;
+                Socket socket = NewSocket();
+                try
+                {
+                    await socket.ConnectAsync(EndPoint, linked.Token).ConfigureAwait(false);
+                    return socket;
+                }
+                catch (SocketException ex) when (IsUnix && ex.SocketErrorCode == SocketError.WouldBlock)
+                {
+                    socket.Dispose();
+                    queueFull = true;
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+                await Task.Delay(pause, time, linked.Token).ConfigureAwait(false);
+                pause = pause * 2 < MaxQueueFullPause ? pause * 2 : MaxQueueFullPause;
             }
-            await socket.ConnectAsync(EndPoint, linked.Token).ConfigureAwait(false);
-            return socket;
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            socket.Dispose();
-            throw new TimeoutException($"connect to {Display} timed out after {timeout.TotalSeconds:0.###} s");
+            throw new TimeoutException($"connect to {Display} timed out after {timeout.TotalSeconds:0.###} s"
+                + (queueFull ? " (listen queue full)" : ""));
+        }
+    }
+
+    private Socket NewSocket()
+    {
+        if (IsUnix)
+        {
+            return new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        }
+        Socket socket = EndPoint is IPEndPoint ipe
+            ? new Socket(ipe.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.NoDelay = true;
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+        return socket;
     }
 
     private static bool TryPort(string text, out int port) =>

@@ -29,7 +29,8 @@ public sealed class SpamAssassinOptions
     /// <summary>The servers in use: <see cref="Servers"/>, or <see cref="DefaultServer"/> when none are set.</summary>
     public IReadOnlyList<string> EffectiveServers => Servers.Count == 0 ? new[] { DefaultServer } : Servers;
 
-    /// <summary>Time to connect to one spamd. Default 5 s.</summary>
+    /// <summary>Time to connect to one spamd, including waits for room when a unix socket's listen queue is full.
+    /// Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Time for one whole exchange with one spamd (upload, scan, reply). Default 60 s.</summary>

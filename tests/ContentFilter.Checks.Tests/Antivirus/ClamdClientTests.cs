@@ -73,6 +73,27 @@ public class ClamdClientTests
     }
 
     [SkippableFact]
+    public async Task Scan_BurstBeyondDebiansThreadsAndListenQueue_EveryScanAnswered()
+    {
+        Skip.IfNot(ClamdInstance.IsAvailable, "clamd not installed");
+        // Debian's clamd.conf: 12 scanning threads and a listen queue of 15. Postfix may hand the filter far more
+        // messages at once; a connect that finds the queue full must wait or retry, never fail the scan (4xx).
+        await using ClamdInstance clamd = await ClamdInstance.StartAsync("MaxThreads 12\nMaxConnectionQueueLength 15");
+        ClamdClient client = Client(clamd.UnixAddress);
+        byte[] clean = Encoding.ASCII.GetBytes(TestMessage.Clean());
+        byte[] eicar = Encoding.ASCII.GetBytes(TestMessage.EicarMessage());
+
+        ClamdScanOutcome[] outcomes = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            Task.Run(() => client.ScanAsync(new MemoryStream(i % 10 == 0 ? eicar : clean), CancellationToken.None))));
+
+        for (int i = 0; i < outcomes.Length; i++)
+        {
+            Assert.True(outcomes[i].Status == (i % 10 == 0 ? ClamdScanStatus.Infected : ClamdScanStatus.Clean),
+                $"scan {i}: {outcomes[i].Status} {outcomes[i].Detail}");
+        }
+    }
+
+    [SkippableFact]
     public async Task Scan_ClamdStopped_FailedNamingTheServer()
     {
         Skip.IfNot(ClamdInstance.IsAvailable, "clamd not installed");
