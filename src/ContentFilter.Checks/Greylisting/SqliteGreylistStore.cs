@@ -110,10 +110,11 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// completes only after the transaction holding its update has committed, so no answer is ever given for state
     /// that could still be lost by a rollback; if the transaction fails, every query in it fails with that error
     /// (the policy door then closes without a reply, and Postfix applies its default action).</para>
-    /// <para>No thread waits: the caller that finds no transaction running runs one at once for its own query and
-    /// whatever is queued (so a lone query costs what it did before); others queue and return a pending task. When
-    /// more queries arrived meanwhile, a thread-pool work item takes over as committer, so no caller's own answer
-    /// waits behind other callers' transactions.</para>
+    /// <para>No thread waits: the caller that finds no transaction running runs one at once for its own query (so a
+    /// lone query costs what it did before); others queue and return a pending task. When queries arrived meanwhile,
+    /// a thread-pool work item takes over as committer and commits them in batches, releasing each batch's callers
+    /// (their continuations run on its thread) before the next, so no caller's own answer waits behind other
+    /// callers' transactions.</para>
     /// </remarks>
     public ValueTask<GreylistCheckResult> CheckAsync(GreylistCheck check, CancellationToken cancellationToken)
     {
@@ -133,24 +134,18 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// <summary>Transactions committed by <see cref="CheckAsync"/> (a batch of queries each); for tests and diagnostics.</summary>
     public long GroupCommits => Interlocked.Read(ref _groupCommits);
 
-    /// <summary>Runs the caller's own query with whatever is queued, in one transaction, as the committer.</summary>
+    /// <summary>Runs the caller's own query in a transaction, as the committer.</summary>
+    /// <remarks>The queue is empty here: a committer only stops when it is.</remarks>
     private GreylistCheckResult Lead(GreylistCheck own)
     {
-        List<Waiter> batch = TakeQueued();
-        GreylistCheckResult result;
         try
         {
-            result = RunBatch(own, batch);
+            return RunBatch(own, Empty);
         }
-        catch (Exception ex)
+        finally
         {
-            Fail(batch, ex);
             ReleaseOrHandOff();
-            throw;
         }
-        Complete(batch);
-        ReleaseOrHandOff();
-        return result;
     }
 
     /// <summary>The committer's work when no caller is left to run it: batches until the queue is empty.</summary>
@@ -162,6 +157,8 @@ public sealed class SqliteGreylistStore : IGreylistStore
             try
             {
                 RunBatch(null, batch);
+                // The callers' continuations run here, inline; a query one of them sends meanwhile only queues (we
+                // are still the committer), never starts a nested transaction on this thread.
                 Complete(batch);
             }
             catch (Exception ex)
@@ -241,11 +238,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
         }
     }
 
-    /// <summary>After the leader's batch: stop being the committer when nothing is queued, else let a thread-pool work item commit the rest.</summary>
-    /// <remarks>
-    /// Only after the batch's waiters were released: their continuations run inline, on this thread, and the
-    /// queries they send meanwhile only queue (we are still the committer), never a nested transaction here.
-    /// </remarks>
+    /// <summary>After the leader's transaction: stop being the committer when nothing is queued, else let a thread-pool work item commit the rest.</summary>
     private void ReleaseOrHandOff()
     {
         lock (_queueGate)
