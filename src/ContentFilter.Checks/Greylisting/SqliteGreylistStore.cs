@@ -9,11 +9,17 @@ namespace ContentFilter.Checks.Greylisting;
 /// instance during a restart) waits on SQLite's write lock (<c>busy_timeout</c>) instead of losing an update. WAL
 /// with <c>synchronous=NORMAL</c> keeps a commit to a memory-speed append; a power cut may lose the last few
 /// triplets, which only means those senders wait once more.</para>
-/// <para>Each operation is a few microseconds, so it runs synchronously under the lock rather than hopping threads.</para>
+/// <para>Each operation is a few microseconds, so it runs synchronously under the lock rather than hopping threads;
+/// a policy query's step (<see cref="CheckAsync"/>) is group-committed with the queries that arrive meanwhile, so
+/// the commit's cost (file locks, WAL append) is shared by a burst instead of paid per query.</para>
 /// </remarks>
 public sealed class SqliteGreylistStore : IGreylistStore
 {
+    private const int DrainRounds = 64;
+    private static readonly List<Waiter> Empty = [];
+
     private readonly object _gate = new();
+    private readonly object _queueGate = new();
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _begin;
     private readonly SqliteCommand _commit;
@@ -22,11 +28,22 @@ public sealed class SqliteGreylistStore : IGreylistStore
     private readonly SqliteCommand _putTriplet;
     private readonly SqliteCommand _getClient;
     private readonly SqliteCommand _putClient;
+    private readonly Action? _beforeGroupCommit;
+    private List<Waiter> _queue = [];
+    private bool _committing;
+    private long _groupCommits;
     private bool _disposed;
 
     /// <summary>Opens (and creates) the database at <paramref name="path"/>.</summary>
     public SqliteGreylistStore(string path)
+        : this(path, null)
     {
+    }
+
+    /// <summary>Tests: <paramref name="beforeGroupCommit"/> runs in the committer before each group transaction, its batch already taken.</summary>
+    internal SqliteGreylistStore(string path, Action? beforeGroupCommit)
+    {
+        _beforeGroupCommit = beforeGroupCommit;
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
         {
@@ -86,33 +103,168 @@ public sealed class SqliteGreylistStore : IGreylistStore
     }
 
     /// <inheritdoc />
-    /// <remarks>One <c>BEGIN IMMEDIATE</c> transaction for the whole query (one WAL commit, one round of locks).</remarks>
+    /// <remarks>
+    /// <para>Group commit: queries that arrive while a transaction is running queue up, and the next
+    /// <c>BEGIN IMMEDIATE</c> ... <c>COMMIT</c> applies all of them in arrival order, so a burst of queries shares
+    /// one commit (one set of file locks, one WAL append) instead of paying for one each. Each caller's task
+    /// completes only after the transaction holding its update has committed, so no answer is ever given for state
+    /// that could still be lost by a rollback; if the transaction fails, every query in it fails with that error
+    /// (the policy door then closes without a reply, and Postfix applies its default action).</para>
+    /// <para>No thread waits: the caller that finds no transaction running runs one at once for its own query (so a
+    /// lone query costs what it did before); others queue and return a pending task. When queries arrived meanwhile,
+    /// a thread-pool work item takes over as committer and commits them in batches, releasing each batch's callers
+    /// (their continuations run on its thread) before the next, so no caller's own answer waits behind other
+    /// callers' transactions.</para>
+    /// </remarks>
     public ValueTask<GreylistCheckResult> CheckAsync(GreylistCheck check, CancellationToken cancellationToken)
     {
+        lock (_queueGate)
+        {
+            if (_committing)
+            {
+                var waiter = new Waiter(check);
+                _queue.Add(waiter);
+                return new ValueTask<GreylistCheckResult>(waiter.Task);
+            }
+            _committing = true;
+        }
+        return ValueTask.FromResult(Lead(check));
+    }
+
+    /// <summary>Transactions committed by <see cref="CheckAsync"/> (a batch of queries each); for tests and diagnostics.</summary>
+    public long GroupCommits => Interlocked.Read(ref _groupCommits);
+
+    /// <summary>Runs the caller's own query in a transaction, as the committer.</summary>
+    /// <remarks>The queue is empty here: a committer only stops when it is.</remarks>
+    private GreylistCheckResult Lead(GreylistCheck own)
+    {
+        try
+        {
+            return RunBatch(own, Empty);
+        }
+        finally
+        {
+            ReleaseOrHandOff();
+        }
+    }
+
+    /// <summary>The committer's work when no caller is left to run it: batches until the queue is empty.</summary>
+    private void Drain()
+    {
+        for (int round = 0; ; round++)
+        {
+            List<Waiter> batch = TakeQueued();
+            try
+            {
+                RunBatch(null, batch);
+                // The callers' continuations run here, inline; a query one of them sends meanwhile only queues (we
+                // are still the committer), never starts a nested transaction on this thread.
+                Complete(batch);
+            }
+            catch (Exception ex)
+            {
+                Fail(batch, ex);
+            }
+            lock (_queueGate)
+            {
+                if (_queue.Count == 0)
+                {
+                    _committing = false;
+                    return;
+                }
+            }
+            if (round == DrainRounds)
+            {
+                // Give the pool thread back now and then; the next work item goes on committing.
+                ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(), this, preferLocal: false);
+                return;
+            }
+        }
+    }
+
+    /// <summary>One transaction: <paramref name="own"/> first (when given), then <paramref name="batch"/> in arrival order.</summary>
+    private GreylistCheckResult RunBatch(GreylistCheck? own, List<Waiter> batch)
+    {
+        if (own is null && batch.Count == 0)
+        {
+            return default;
+        }
+        _beforeGroupCommit?.Invoke();
         lock (_gate)
         {
             Begin();
             try
             {
-                GreylistCheckResult result;
-                if (check.CheckAutoWhitelist && check.ClientKey is not null && TouchAutoWhitelisted(check.ClientKey, check.Now, check.Threshold, check.Timing))
+                GreylistCheckResult result = own is { } check ? Apply(check) : default;
+                foreach (Waiter waiter in batch)
                 {
-                    result = new GreylistCheckResult(true, default, 0);
-                }
-                else
-                {
-                    TripletState state = UpdateTriplet(check.TripletKey, check.Now, check.Timing);
-                    int count = GreylistChecks.IsFirstPass(state, check) ? CountPass(check.ClientKey!, check.Now, check.Timing) : 0;
-                    result = new GreylistCheckResult(false, state, count);
+                    waiter.Result = Apply(waiter.Check);
                 }
                 Commit();
-                return ValueTask.FromResult(result);
+                Interlocked.Increment(ref _groupCommits);
+                return result;
             }
             catch
             {
                 Rollback();
                 throw;
             }
+        }
+    }
+
+    /// <summary>One query's store work inside the caller's transaction.</summary>
+    private GreylistCheckResult Apply(in GreylistCheck check)
+    {
+        if (check.CheckAutoWhitelist && check.ClientKey is not null && TouchAutoWhitelisted(check.ClientKey, check.Now, check.Threshold, check.Timing))
+        {
+            return new GreylistCheckResult(true, default, 0);
+        }
+        TripletState state = UpdateTriplet(check.TripletKey, check.Now, check.Timing);
+        int count = GreylistChecks.IsFirstPass(state, check) ? CountPass(check.ClientKey!, check.Now, check.Timing) : 0;
+        return new GreylistCheckResult(false, state, count);
+    }
+
+    private List<Waiter> TakeQueued()
+    {
+        lock (_queueGate)
+        {
+            if (_queue.Count == 0)
+            {
+                return Empty;
+            }
+            List<Waiter> batch = _queue;
+            _queue = [];
+            return batch;
+        }
+    }
+
+    /// <summary>After the leader's transaction: stop being the committer when nothing is queued, else let a thread-pool work item commit the rest.</summary>
+    private void ReleaseOrHandOff()
+    {
+        lock (_queueGate)
+        {
+            if (_queue.Count == 0)
+            {
+                _committing = false;
+                return;
+            }
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(), this, preferLocal: false);
+    }
+
+    private static void Complete(List<Waiter> batch)
+    {
+        foreach (Waiter waiter in batch)
+        {
+            waiter.TrySetResult(waiter.Result);
+        }
+    }
+
+    private static void Fail(List<Waiter> batch, Exception ex)
+    {
+        foreach (Waiter waiter in batch)
+        {
+            waiter.TrySetException(ex);
         }
     }
 
@@ -261,5 +413,13 @@ public sealed class SqliteGreylistStore : IGreylistStore
         }
         command.Prepare();
         return command;
+    }
+
+    /// <summary>A queued query: completed (inline, by the committer) after its transaction commits.</summary>
+    private sealed class Waiter(GreylistCheck check) : TaskCompletionSource<GreylistCheckResult>
+    {
+        public GreylistCheck Check { get; } = check;
+
+        public GreylistCheckResult Result { get; set; }
     }
 }

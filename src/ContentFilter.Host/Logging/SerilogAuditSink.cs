@@ -29,7 +29,7 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
                 Directory.CreateDirectory(dir);
             }
             // Appends with O_APPEND: the quarantine CLI (another process) audits releases into the same file.
-            _file = new AuditJsonFile(auditFile);
+            _file = new AuditJsonFile(auditFile, ex => _log.Error(ex, "Could not write greylist audit records"));
         }
     }
 
@@ -56,7 +56,8 @@ public sealed class SerilogAuditSink : IAuditSink, IDisposable
             // postgrey's own line, so existing log greps keep working.
             string line = $"action={record.Action}, reason={record.Reason}, client_name={record.ClientName}, client_address={record.ClientAddress}, sender={record.Sender}, recipient={record.Recipient}";
             _greylistLog.Information("{GreylistLine:l}", line);
-            _file?.Append(line, record);
+            // Queued: the file gets the decisions of a few milliseconds with one write (AuditJsonFile.Enqueue).
+            _file?.Enqueue(line, record);
         }
         catch (Exception ex)
         {

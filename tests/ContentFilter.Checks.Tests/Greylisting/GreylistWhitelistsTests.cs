@@ -61,6 +61,75 @@ public class GreylistWhitelistsTests : IDisposable
         Assert.Equal(expected, lists.MatchesRecipient(recipient));
     }
 
+    // Client /regex/ entries are matched as one joined expression; each name must get what the entries alone give.
+    // The backreference entry comes after one with a group of its own: joined, its \1 would name the wrong group.
+    private static readonly string[] Patterns =
+    [
+        "/^(b)q+\\.example\\.org$/",
+        "/^(a)\\1x\\.example\\.org$/",
+        "/(?-i)^Upper\\.example\\.org$/",
+        "/^mail\\d+\\.example\\.com$/",
+        "/^(?:smtp\\w*|postfix)[0-9]+-g[0-9]+\\.free\\.fr$/",
+        "/^.*?.server.arvato-systems.de$/",
+        "/relay$/",
+    ];
+
+    [Theory]
+    [InlineData("bqq.example.org")]
+    [InlineData("aax.example.org")]
+    [InlineData("abx.example.org")]
+    [InlineData("Upper.example.org")]
+    [InlineData("upper.example.org")]
+    [InlineData("MAIL12.example.com")]
+    [InlineData("mail.example.com")]
+    [InlineData("smtpout3-g7.free.fr")]
+    [InlineData("x1.server.arvato-systems.de")]
+    [InlineData("out.relay")]
+    [InlineData("relay.example.net")]
+    [InlineData("mx1.sender5.example")]
+    public void MatchesClient_ManyRegexEntries_AsEachEntryAlone(string clientName)
+    {
+        GreylistWhitelists joined = GreylistWhitelists.FromEntries(Patterns, []);
+        bool alone = Patterns.Any(p => GreylistWhitelists.FromEntries([p], []).MatchesClient(clientName, IPAddress.Loopback));
+
+        Assert.Equal(alone, joined.MatchesClient(clientName, IPAddress.Loopback));
+    }
+
+    [Fact]
+    public void MatchesClient_ManyRegexEntries_MatchWhatTheyShould()
+    {
+        GreylistWhitelists lists = GreylistWhitelists.FromEntries(Patterns, []);
+
+        string[] matching = ["bqq.example.org", "aax.example.org", "Upper.example.org", "MAIL12.example.com", "smtpout3-g7.free.fr", "x1.server.arvato-systems.de", "out.relay"];
+        string[] others = ["abx.example.org", "upper.example.org", "mail.example.com", "relay.example.net", "mx1.sender5.example"];
+        Assert.All(matching, n => Assert.True(lists.MatchesClient(n, IPAddress.Loopback), n));
+        Assert.All(others, n => Assert.False(lists.MatchesClient(n, IPAddress.Loopback), n));
+    }
+
+    [Fact]
+    public void MatchesClient_APathologicalRegexTimesOut_TheOtherEntriesStillMatch()
+    {
+        GreylistWhitelists lists = GreylistWhitelists.FromEntries(["/^(a+)+$/", "/!$/"], []);
+
+        Assert.True(lists.MatchesClient(new string('a', 40) + "!", IPAddress.Loopback));
+    }
+
+    [Fact]
+    public void MatchesClient_ManyDomains_NameOrParentListed()
+    {
+        GreylistWhitelists lists = GreylistWhitelists.FromEntries(["google.com", "Outlook.COM", "example.net.", "mail.ru"], []);
+
+        Assert.True(lists.MatchesClient("mail-ed1-f41.google.com", IPAddress.Loopback));
+        Assert.True(lists.MatchesClient("GOOGLE.com", IPAddress.Loopback));
+        Assert.True(lists.MatchesClient("a.b.protection.outlook.com", IPAddress.Loopback));
+        Assert.True(lists.MatchesClient("mx.example.net", IPAddress.Loopback));
+        Assert.False(lists.MatchesClient("notgoogle.com", IPAddress.Loopback));
+        Assert.False(lists.MatchesClient("google.com.evil.test", IPAddress.Loopback));
+        Assert.False(lists.MatchesClient("com", IPAddress.Loopback));
+        Assert.False(lists.MatchesClient("ru", IPAddress.Loopback));
+        Assert.False(lists.MatchesClient("unknown", IPAddress.Loopback));
+    }
+
     [Fact]
     public void Load_PostgreyFormatFiles_CommentsBlanksAndLocalRead()
     {

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ContentFilter.Host.Logging;
 using ContentFilter.Host.Tests.Reports;
 using ContentFilter.Pipeline.Audit;
+using ContentFilter.Testing;
 
 namespace ContentFilter.Host.Tests.Logging;
 
@@ -56,6 +57,51 @@ public sealed class AuditJsonFileTests : IDisposable
         Assert.Equal("new", grey["Greylist"]!["Reason"]!.GetValue<string>());
         Assert.Equal(300, grey["Greylist"]!["DelaySeconds"]!.GetValue<double>());
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(path));
+    }
+
+    [Fact]
+    public void QueuedGreylistRecords_BeyondTheQueueCapacity_AllWrittenWholeAndInOrderPerWriter()
+    {
+        string path = Path.Combine(_dir, "audit.json");
+        const int writers = 3;
+        int perWriter = AuditJsonFile.QueueCapacity;
+        using (var file = new AuditJsonFile(path))
+        {
+            Parallel.For(0, writers, new ParallelOptions { MaxDegreeOfParallelism = writers }, w =>
+            {
+                for (int i = 0; i < perWriter; i++)
+                {
+                    file.Enqueue($"action=greylist, reason=new, sender=w{w}", new GreylistAuditRecord { Time = DateTimeOffset.UnixEpoch, Action = "greylist", Reason = "new", Sender = $"w{w}", Recipient = $"{i}" });
+                }
+            });
+        }
+
+        string[] lines = File.ReadAllLines(path);
+        Assert.Equal(writers * perWriter, lines.Length);
+        var next = new int[writers];
+        foreach (string line in lines)
+        {
+            JsonObject ev = JsonNode.Parse(line)!.AsObject();
+            Assert.Equal("{GreylistLine:l} {@Greylist}", ev["@mt"]!.GetValue<string>());
+            int w = ev["Greylist"]!["Sender"]!.GetValue<string>()[1] - '0';
+            Assert.Equal(next[w]++.ToString(System.Globalization.CultureInfo.InvariantCulture), ev["Greylist"]!["Recipient"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public async Task QueuedGreylistRecord_ReachesTheFileWithoutDispose_StampedWhenQueued()
+    {
+        string path = Path.Combine(_dir, "audit.json");
+        using var file = new AuditJsonFile(path);
+        DateTimeOffset before = DateTimeOffset.UtcNow;
+
+        file.Enqueue("action=pass, reason=triplet found", new GreylistAuditRecord { Time = DateTimeOffset.UnixEpoch, Action = "pass", Reason = "triplet found", DelaySeconds = 301 });
+
+        await Poll.UntilAsync(() => File.Exists(path) && File.ReadAllText(path).EndsWith('\n'), TimeSpan.FromSeconds(10), "the queued record in the file");
+        JsonObject ev = JsonNode.Parse(File.ReadAllLines(path).Single())!.AsObject();
+        Assert.Equal("action=pass, reason=triplet found", ev["GreylistLine"]!.GetValue<string>());
+        Assert.Equal(301, ev["Greylist"]!["DelaySeconds"]!.GetValue<double>());
+        Assert.InRange(DateTimeOffset.Parse(ev["@t"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture), before, DateTimeOffset.UtcNow);
     }
 
     [Fact]

@@ -1,0 +1,162 @@
+using ContentFilter.Checks.Greylisting;
+using Microsoft.Data.Sqlite;
+
+namespace ContentFilter.Checks.Tests.Greylisting;
+
+/// <summary>
+/// The SQLite store's group commit: queries that arrive while a transaction runs share the next one, each answered
+/// only after its commit, in arrival order, and a failed transaction fails every query in it.
+/// </summary>
+/// <remarks>
+/// The store's test hook holds the committer just before its transaction (its batch already taken), so the tests
+/// know which queries share a transaction instead of hoping the scheduler lines them up.
+/// </remarks>
+public class SqliteGroupCommitTests : IClassFixture<GreylistStoreFixture>
+{
+    private const long Now = 1_795_000_000;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private static readonly GreylistTiming Timing = new(300, 2 * 24 * 3600, 35 * 24 * 3600, 3600);
+
+    private readonly GreylistStoreFixture _fixture;
+
+    public SqliteGroupCommitTests(GreylistStoreFixture fixture)
+    {
+        _fixture = fixture;
+    }
+
+    private static GreylistCheck Check(string? triplet, string? client = null)
+        => new(triplet!, client, client is not null, 5, Now, Timing);
+
+    [Fact]
+    public async Task LoneQuery_CommitsAtOnceOnTheCallersThread()
+    {
+        await using var store = new SqliteGreylistStore(_fixture.NewSqlitePath());
+
+        ValueTask<GreylistCheckResult> pending = store.CheckAsync(Check("a"), CancellationToken.None);
+
+        Assert.True(pending.IsCompletedSuccessfully);
+        Assert.False((await pending).Triplet.Found);
+        Assert.Equal(1, store.GroupCommits);
+    }
+
+    [Fact]
+    public async Task QueriesArrivingDuringATransaction_WaitForTheNextCommit_AndShareIt()
+    {
+        string path = _fixture.NewSqlitePath();
+        using var held = new Holder();
+        await using var store = new SqliteGreylistStore(path, held.Hook);
+        Task<GreylistCheckResult> leader = Task.Run(() => store.CheckAsync(Check("lead"), CancellationToken.None).AsTask());
+        Assert.True(await held.Entered.WaitAsync(Wait));
+
+        // Three queries for each of ten triplets, queued while the leader's transaction has not started yet.
+        var queued = new List<(string Key, Task<GreylistCheckResult> Task)>();
+        for (int round = 0; round < 3; round++)
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                string key = $"t{i}";
+                queued.Add((key, store.CheckAsync(Check(key, $"c{i}"), CancellationToken.None).AsTask()));
+            }
+        }
+        Assert.All(queued, q => Assert.False(q.Task.IsCompleted));
+        Assert.Equal(0, CountRows(path, "triplet"));
+        held.Release();
+
+        Assert.False((await leader.WaitAsync(Wait)).Triplet.Found);
+        GreylistCheckResult[] results = await Task.WhenAll(queued.Select(q => q.Task)).WaitAsync(Wait);
+
+        // The leader's transaction, then one for all thirty; within it, arrival order: the first query of each
+        // triplet finds nothing, the two after it find the record it wrote.
+        Assert.Equal(2, store.GroupCommits);
+        for (int i = 0; i < queued.Count; i++)
+        {
+            Assert.Equal(i >= 10, results[i].Triplet.Found);
+            Assert.Equal(Now, results[i].Triplet.First);
+        }
+        Assert.Equal(11, CountRows(path, "triplet"));
+    }
+
+    [Fact]
+    public async Task AFailingQuery_FailsEveryQueryOfItsTransaction_AndNoneOfThemIsStored()
+    {
+        string path = _fixture.NewSqlitePath();
+        using var held = new Holder();
+        await using var store = new SqliteGreylistStore(path, held.Hook);
+        Task<GreylistCheckResult> leader = Task.Run(() => store.CheckAsync(Check("lead"), CancellationToken.None).AsTask());
+        Assert.True(await held.Entered.WaitAsync(Wait));
+
+        // A null key fails in the middle of the next batch (the store refuses to bind it).
+        Task<GreylistCheckResult> before = store.CheckAsync(Check("before"), CancellationToken.None).AsTask();
+        Task<GreylistCheckResult> bad = store.CheckAsync(Check(null), CancellationToken.None).AsTask();
+        Task<GreylistCheckResult> after = store.CheckAsync(Check("after"), CancellationToken.None).AsTask();
+        held.Release();
+
+        Assert.False((await leader.WaitAsync(Wait)).Triplet.Found);
+        Exception failure = await Assert.ThrowsAnyAsync<Exception>(() => bad.WaitAsync(Wait));
+        Assert.Same(failure, await Assert.ThrowsAnyAsync<Exception>(() => before.WaitAsync(Wait)));
+        Assert.Same(failure, await Assert.ThrowsAnyAsync<Exception>(() => after.WaitAsync(Wait)));
+        Assert.Equal(1, CountRows(path, "triplet"));
+
+        // Rolled back, not half applied: the store goes on, and "before" is new again.
+        GreylistCheckResult again = await store.CheckAsync(Check("before"), CancellationToken.None).AsTask().WaitAsync(Wait);
+        Assert.False(again.Triplet.Found);
+        Assert.Equal(2, CountRows(path, "triplet"));
+    }
+
+    [Fact]
+    public async Task ManyConcurrentQueries_EachTripletIsNewExactlyOnce()
+    {
+        string path = _fixture.NewSqlitePath();
+        await using var store = new SqliteGreylistStore(path);
+
+        GreylistCheckResult[][] perWorker = await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        {
+            var mine = new GreylistCheckResult[100];
+            for (int i = 0; i < mine.Length; i++)
+            {
+                mine[i] = await store.CheckAsync(Check($"t{(i + w) % 20}", $"c{i % 3}"), CancellationToken.None);
+            }
+            return mine;
+        }))).WaitAsync(Wait);
+
+        Assert.Equal(20, perWorker.SelectMany(r => r).Count(r => !r.Triplet.Found));
+        Assert.InRange(store.GroupCommits, 1, 800);
+        Assert.Equal(20, CountRows(path, "triplet"));
+    }
+
+    private static long CountRows(string path, string table)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = $"SELECT count(*) FROM {table}";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>Holds the first group transaction until released; later ones pass.</summary>
+    private sealed class Holder : IDisposable
+    {
+        private readonly ManualResetEventSlim _go = new(false);
+        private int _calls;
+
+        public SemaphoreSlim Entered { get; } = new(0);
+
+        public void Hook()
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                Entered.Release();
+                _go.Wait(Wait);
+            }
+        }
+
+        public void Release() => _go.Set();
+
+        public void Dispose()
+        {
+            _go.Set();
+            _go.Dispose();
+            Entered.Dispose();
+        }
+    }
+}
