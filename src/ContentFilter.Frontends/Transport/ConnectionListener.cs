@@ -202,8 +202,8 @@ public sealed partial class ConnectionListener : IAsyncDisposable
     /// </summary>
     /// <remarks>
     /// Postfix sizes the buffers of its milter stream from the connection's MSS (<c>vstream_tweak_tcp</c>): when the
-    /// MSS is more than half of its 4 KiB default, each of the two buffers becomes 2 × MSS. On loopback the MSS is
-    /// 65,483, so every milter stream gets 2 × 128 KiB, and the cleanup server opens a fresh stream on the passed
+    /// MSS is more than half of its 4 KiB default, each of the two buffers becomes 2 × MSS. On loopback the MSS
+    /// reaches 65,483, so a milter stream gets 2 × 128 KiB, and the cleanup server opens a fresh stream on the passed
     /// descriptor for every message. Postfix's allocator fills each buffer on allocation and again on release, and
     /// glibc hands the pages back in between, so a message cost cleanup about 1.2 ms of <c>memset</c> and page faults
     /// (perf, 10 KB messages, docs/benchmarks.md). With an MSS of at most 2,048 the buffers stay 4 KiB. On an Ethernet
