@@ -245,6 +245,39 @@ public class ConnectionListenerTests
         }
     }
 
+    /// <summary>The MSS the client's kernel uses on a connection to <paramref name="listener"/> (<c>TCP_MAXSEG</c>).</summary>
+    private static async Task<int> ClientMaxSegmentAsync(ConnectionListener listener)
+    {
+        (Socket s, StreamReader r) = await ConnectAsync(listener.LocalEndPoint!);
+        using (s)
+        {
+            Assert.StartsWith("hello", await LineAsync(r));
+            byte[] value = new byte[4];
+            s.GetRawSocketOption(6 /* IPPROTO_TCP */, 2 /* TCP_MAXSEG */, value);
+            return BitConverter.ToInt32(value);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Listener_MilterOverTcp_AnnouncesASmallMss_SoPostfixKeepsItsSmallStreamBuffers()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux());
+        var handler = new WaitingHandler(honourStopping: true);
+        await using ConnectionListener milter = Start(new ListenerOptions { Name = "milter", Endpoint = "127.0.0.1:0", Protocol = ListenerProtocol.Milter }, handler);
+        await using ConnectionListener smtp = Start(new ListenerOptions { Name = "inbound", Endpoint = "127.0.0.1:0" }, handler);
+
+        // Postfix's vstream_tweak_tcp() makes its milter stream buffers 2 x MSS once the MSS exceeds 2048 (half its
+        // 4 KiB default). Loopback's MSS is ~65 KB; the milter listener announces 2060 (2048 of data with timestamps).
+        int milterMss = await ClientMaxSegmentAsync(milter);
+        Assert.InRange(milterMss, 536, ConnectionListener.MilterMaxSegment);
+        if (File.Exists("/proc/sys/net/ipv4/tcp_timestamps") && File.ReadAllText("/proc/sys/net/ipv4/tcp_timestamps").Trim() == "1")
+        {
+            Assert.InRange(milterMss, 536, 2048);
+        }
+        // The SMTP listener is left alone: the clamp is for Postfix's milter client only.
+        Assert.True(await ClientMaxSegmentAsync(smtp) > 4096);
+    }
+
     [Fact]
     public void Listener_NonLoopbackWithoutAllowList_FailsAtConstructionWithAClearMessage()
     {
