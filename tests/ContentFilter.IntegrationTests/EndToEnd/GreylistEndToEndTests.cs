@@ -156,17 +156,12 @@ public sealed class GreylistEndToEndTests
             new("mta0.spf-pass.example", "v=spf1 ip4:127.0.0.1 -all"),
             new("mta1.spf-pass.example", "v=spf1 ip4:192.0.2.1 -all"),
         ]);
-        int milterPort = TestPaths.FreePorts(1)[0];
-        string milter = "127.0.0.1:" + milterPort.ToString(CultureInfo.InvariantCulture);
-        var options = new PostfixOptions();
-        options.MainCf.Add($"smtpd_milters = inet:{milter}");
-        options.MainCf.Add("milter_default_action = tempfail");
-        await using PostfixInstance postfix = await PostfixInstance.StartAsync(options);
-        await using var filter = new ContentFilterProcess(postfix.SmtpPort, ServiceSections.IsKnown);
+        await using MilterDeployment deployment = await MilterDeployment.StartPostfixAsync();
+        PostfixInstance postfix = deployment.Postfix;
+        ContentFilterProcess filter = deployment.Filter;
         string empty = Path.Combine(filter.RootDirectory, "whitelist-empty");
         File.WriteAllText(empty, "");
         filter
-            .Set("Listeners:milter", new JsonObject { ["Enabled"] = true, ["Endpoint"] = milter, ["Protocol"] = "Milter", ["Direction"] = "Inbound" })
             .Set("Milter:GreylistAtRcpt", true)
             .Set("Greylist:PassSpf", true)
             .Set("Greylist:WhitelistClientFiles", new JsonArray(empty))

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using ContentFilter.IntegrationTests.EndToEnd;
 using ContentFilter.IntegrationTests.Fixtures;
@@ -42,16 +41,10 @@ public sealed class MilterPostfixEndToEndTests : IClassFixture<SpamdInstance>
         await _spamd.StartAsync();
         await using ClamdInstance clamd = await ClamdInstance.StartAsync();
 
-        int milterPort = TestPaths.FreePorts(1)[0];
-        string milter = "127.0.0.1:" + milterPort.ToString(CultureInfo.InvariantCulture);
-        var options = new PostfixOptions();
-        options.MainCf.Add($"smtpd_milters = inet:{milter}");
-        options.MainCf.Add("milter_default_action = tempfail"); // a milter that is not there must not let mail through unscanned
-        options.MainCf.Add("milter_content_timeout = 60s");
-        await using PostfixInstance postfix = await PostfixInstance.StartAsync(options);
-        await using var filter = new ContentFilterProcess(postfix.SmtpPort, ServiceSections.IsKnown);
+        await using MilterDeployment deployment = await MilterDeployment.StartPostfixAsync(o => o.MainCf.Add("milter_content_timeout = 60s"));
+        PostfixInstance postfix = deployment.Postfix;
+        ContentFilterProcess filter = deployment.Filter;
         filter
-            .Set("Listeners:milter", new JsonObject { ["Enabled"] = true, ["Endpoint"] = milter, ["Protocol"] = "Milter", ["Direction"] = "Inbound" })
             .Set("Antivirus:Enabled", true)
             .Set("Antivirus:Servers", new JsonArray(clamd.UnixAddress))
             .Set("Antivirus:Timeout", "00:00:20")
@@ -107,15 +100,10 @@ public sealed class MilterPostfixEndToEndTests : IClassFixture<SpamdInstance>
         await using ClamdInstance clamd = await ClamdInstance.StartAsync();
         await clamd.StopAsync();
 
-        int milterPort = TestPaths.FreePorts(1)[0];
-        string milter = "127.0.0.1:" + milterPort.ToString(CultureInfo.InvariantCulture);
-        var options = new PostfixOptions();
-        options.MainCf.Add($"smtpd_milters = inet:{milter}");
-        options.MainCf.Add("milter_default_action = tempfail");
-        await using PostfixInstance postfix = await PostfixInstance.StartAsync(options);
-        await using var filter = new ContentFilterProcess(postfix.SmtpPort, ServiceSections.IsKnown);
+        await using MilterDeployment deployment = await MilterDeployment.StartPostfixAsync();
+        PostfixInstance postfix = deployment.Postfix;
+        ContentFilterProcess filter = deployment.Filter;
         filter
-            .Set("Listeners:milter", new JsonObject { ["Enabled"] = true, ["Endpoint"] = milter, ["Protocol"] = "Milter", ["Direction"] = "Inbound" })
             .Set("Antivirus:Enabled", true)
             .Set("Antivirus:Servers", new JsonArray(clamd.UnixAddress))
             .Set("Antivirus:ConnectTimeout", "00:00:02");
