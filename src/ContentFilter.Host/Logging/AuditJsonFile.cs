@@ -140,8 +140,10 @@ public sealed partial class AuditJsonFile : IDisposable
             {
                 WriteQueued();
             }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            catch (Exception ex)
             {
+                // Whatever it is (a full disk, a record that will not serialise), a failed audit write must not
+                // end this thread: an exception escaping it would end the whole service.
                 _onQueuedWriteError?.Invoke(ex);
             }
             if (_stopping)

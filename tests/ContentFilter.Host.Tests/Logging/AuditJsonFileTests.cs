@@ -3,6 +3,7 @@ using ContentFilter.Host.Logging;
 using ContentFilter.Host.Tests.Reports;
 using ContentFilter.Pipeline.Audit;
 using ContentFilter.Testing;
+using ContentFilter.Testing.Daemons;
 
 namespace ContentFilter.Host.Tests.Logging;
 
@@ -102,6 +103,29 @@ public sealed class AuditJsonFileTests : IDisposable
         Assert.Equal("action=pass, reason=triplet found", ev["GreylistLine"]!.GetValue<string>());
         Assert.Equal(301, ev["Greylist"]!["DelaySeconds"]!.GetValue<double>());
         Assert.InRange(DateTimeOffset.Parse(ev["@t"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture), before, DateTimeOffset.UtcNow);
+    }
+
+    [SkippableFact]
+    public async Task QueuedGreylistRecords_OnAFullDisk_ErrorReportedAndTheWriterCarriesOnWhenThereIsRoom()
+    {
+        Skip.IfNot(TmpfsMount.IsAvailable, "mounting a tmpfs needs root");
+        await using TmpfsMount disk = await TmpfsMount.MountAsync(Path.Combine(_dir, "full"), 256);
+        string path = Path.Combine(disk.Directory, "audit.json");
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        using (var file = new AuditJsonFile(path, errors.Enqueue))
+        {
+            disk.FillToTheLastByte();
+            file.Enqueue("action=greylist, reason=new, sender=lost", new GreylistAuditRecord { Time = DateTimeOffset.UnixEpoch, Action = "greylist", Reason = "new", Sender = "lost" });
+            await Poll.UntilAsync(() => !errors.IsEmpty, TimeSpan.FromSeconds(10), "the writer to report the full disk");
+
+            disk.Free();
+            file.Enqueue("action=pass, reason=triplet found, sender=kept", new GreylistAuditRecord { Time = DateTimeOffset.UnixEpoch, Action = "pass", Reason = "triplet found", Sender = "kept" });
+            await Poll.UntilAsync(() => File.ReadAllText(path).Contains("sender=kept", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the next record after the disk has room");
+        }
+
+        Assert.IsAssignableFrom<IOException>(errors.First());
+        string line = Assert.Single(File.ReadAllLines(path));
+        Assert.Equal("kept", JsonNode.Parse(line)!["Greylist"]!["Sender"]!.GetValue<string>());
     }
 
     [Fact]
