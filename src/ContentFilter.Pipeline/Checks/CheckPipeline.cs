@@ -65,20 +65,27 @@ public sealed partial class CheckPipeline
             {
                 continue;
             }
-            CheckResult? failure = await RunOneAsync(finisher.Name, async ct => await finisher.FinishAsync(context, verdict, ct).ConfigureAwait(false) ?? new CheckResult { Check = finisher.Name, Status = CheckStatus.Ok }, cancellationToken).ConfigureAwait(false);
-            context.Timings[finisher.Name] = failure.Elapsed.TotalMilliseconds;
-            if (failure.Status == CheckStatus.Failed)
+            bool returned = false;
+            CheckResult result = await RunOneAsync(finisher.Name, async ct =>
             {
-                context.AddResult(failure);
+                CheckResult? r = await finisher.FinishAsync(context, verdict, ct).ConfigureAwait(false);
+                returned = r is not null;
+                return r ?? new CheckResult { Check = finisher.Name, Status = CheckStatus.Ok };
+            }, cancellationToken).ConfigureAwait(false);
+            context.Timings[finisher.Name] = result.Elapsed.TotalMilliseconds;
+            if (result.Status == CheckStatus.Failed)
+            {
+                context.AddResult(result);
                 verdict.Action = VerdictAction.TempFail;
-                verdict.Reason = $"{finisher.Name} failed: {failure.Detail}";
+                verdict.Reason = $"{finisher.Name} failed: {result.Detail}";
                 verdict.Reply = new Reply(451, "4.3.0", $"Temporary failure in {finisher.Name}, try again later");
                 return verdict;
             }
-            if (failure.Status != CheckStatus.Ok || failure is DkimSignResult)
+            if (returned || result.Status != CheckStatus.Ok)
             {
-                // Skips say why nothing was added; a signing result names what was (the audit's dkim_new).
-                context.AddResult(failure);
+                // What a finisher returns is recorded: a skip says why nothing was added, a signing result names
+                // what was (the audit's dkim_new).
+                context.AddResult(result);
             }
         }
         return verdict;

@@ -13,6 +13,7 @@ public interface IMessageFinisher
     /// <summary>Stable lowercase name (<c>dkim-sign</c>, <c>arc-seal</c>).</summary>
     string Name { get; }
 
-    /// <summary>Adds header edits to <paramref name="verdict"/>; returns a failure or skip result, a result naming what it added (<see cref="DkimSignResult"/>), or null when fine or not applicable.</summary>
+    /// <summary>Adds header edits to <paramref name="verdict"/>; returns a result to record (a failure, a skip, or what it
+    /// added, e.g. <see cref="DkimSignResult"/>), or null when there is nothing to say.</summary>
     ValueTask<CheckResult?> FinishAsync(MessageContext context, Verdict verdict, CancellationToken cancellationToken);
 }
