@@ -57,20 +57,18 @@ public sealed class MessageSpool : IAsyncDisposable, IDisposable
         ThrowIfNotWritable();
         _headerEnd.Feed(data.Span);
         Length += data.Length;
-        if (_file is null && _bufferLength + data.Length <= _options.InMemoryThreshold)
+        if (_file is not null)
+        {
+            return WriteThroughAsync(data, cancellationToken); // completes at once, without allocating, while it only buffers
+        }
+        if (_bufferLength + data.Length <= _options.InMemoryThreshold)
         {
             EnsureCapacity(_bufferLength + data.Length);
             data.Span.CopyTo(_buffer.AsSpan(_bufferLength));
             _bufferLength += data.Length;
             return ValueTask.CompletedTask;
         }
-        if (_file is not null && _bufferLength + data.Length <= _buffer.Length)
-        {
-            data.Span.CopyTo(_buffer.AsSpan(_bufferLength));
-            _bufferLength += data.Length;
-            return ValueTask.CompletedTask;
-        }
-        return _file is null ? MoveToFileAndWriteAsync(data, cancellationToken) : WriteThroughAsync(data, cancellationToken);
+        return MoveToFileAndWriteAsync(data, cancellationToken);
     }
 
     /// <summary>Bytes collected before one write to the spool file: the in-memory threshold, within 64 KiB .. 1 MiB.</summary>
