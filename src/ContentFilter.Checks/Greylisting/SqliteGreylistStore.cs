@@ -192,23 +192,17 @@ public sealed class SqliteGreylistStore : IGreylistStore
         _beforeGroupCommit?.Invoke();
         lock (_gate)
         {
-            Begin();
-            try
+            GreylistCheckResult result = InTransaction(() =>
             {
-                GreylistCheckResult result = own is { } check ? Apply(check) : default;
+                GreylistCheckResult first = own is { } check ? Apply(check) : default;
                 foreach (Waiter waiter in batch)
                 {
                     waiter.Result = Apply(waiter.Check);
                 }
-                Commit();
-                Interlocked.Increment(ref _groupCommits);
-                return result;
-            }
-            catch
-            {
-                Rollback();
-                throw;
-            }
+                return first;
+            });
+            Interlocked.Increment(ref _groupCommits);
+            return result;
         }
     }
 
