@@ -1,8 +1,10 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using ContentFilter.IntegrationTests.EndToEnd;
 using ContentFilter.IntegrationTests.Fixtures;
 using ContentFilter.Testing;
 using ContentFilter.Testing.Daemons;
+using ContentFilter.Testing.Smtp;
 
 namespace ContentFilter.IntegrationTests.Reliability;
 
@@ -86,6 +88,63 @@ public sealed class StorageFullTests
         JsonObject record = JsonNode.Parse(line)!["Audit"]!.AsObject();
         Assert.Equal("<full.a2@example.org>", record["MessageId"]?.GetValue<string>());
         Assert.Equal("Passed", record["Disposition"]?.GetValue<string>());
+    }
+
+    [SkippableFact]
+    public async Task GreylistDatabaseOnFullDisk_PostfixAppliesItsPolicyDefault_GreylistingResumesWhenThereIsRoom()
+    {
+        Skip.IfNot(TmpfsMount.IsAvailable, "mounting a tmpfs needs root");
+        int policyPort = TestPaths.FreePorts(1)[0];
+        string policy = "127.0.0.1:" + policyPort.ToString(CultureInfo.InvariantCulture);
+        await using FilterChain chain = await FilterChain.StartAsync(
+            configurePostfix: p =>
+            {
+                p.SmtpdOverrides.Add($"smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,inet:{policy}");
+                // smtpd_policy_service_default_action stays Postfix's default for a policy server that gives no
+                // answer (451 4.3.5 Server configuration problem): the sending MTA keeps the mail and retries.
+                p.SmtpdOverrides.Add("smtpd_policy_service_retry_delay=1s");
+            },
+            configureFilter: f =>
+            {
+                string empty = Path.Combine(f.RootDirectory, "whitelist-empty");
+                File.WriteAllText(empty, "");
+                f.Set("Listeners:policy", new JsonObject { ["Enabled"] = true, ["Endpoint"] = policy, ["Protocol"] = "Policy", ["Direction"] = "Inbound" })
+                    .Set("Greylist:WhitelistClientFiles", new JsonArray(empty))
+                    .Set("Greylist:WhitelistRecipientFiles", new JsonArray(empty));
+            },
+            startFilter: false);
+        await using TmpfsMount data = await TmpfsMount.MountAsync(Path.Combine(chain.Filter.RootDirectory, "greylist"), 1024);
+        chain.Filter.Set("Greylist:SqlitePath", Path.Combine(data.Directory, "greylist.db"));
+        await chain.Filter.StartAsync();
+        data.FillToTheLastByte();
+
+        // The store cannot write the new triplet: no reply, so Postfix answers with its policy-service default (a
+        // 4xx), and the sending MTA keeps the mail. Nothing is accepted without a decision.
+        SmtpReply whileFull = await RcptAsync(chain, "bob@sender.test");
+        Assert.True(whileFull.Code == 451 && whileFull.Text.Contains("4.3.5", StringComparison.Ordinal), $"{whileFull}\n{chain.Diagnostics()}");
+        await Poll.UntilAsync(() => ReadShared(chain.Filter.StdoutFile).Contains("greylist failed", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the store failure in the log\n" + chain.Filter.Diagnostics(), TimeSpan.FromMilliseconds(100));
+
+        // With room again the same service greylists the same triplet as new, with postgrey's text: the failed
+        // transaction left nothing half-written behind.
+        data.Free();
+        SmtpReply afterwards = await RcptAsync(chain, "bob@sender.test");
+        Assert.True(afterwards.Code == 450 && afterwards.Text.Contains("Greylisted", StringComparison.Ordinal), $"{afterwards}\n{chain.Diagnostics()}");
+        Assert.Contains("reason=new", ReadShared(chain.Filter.StdoutFile));
+        Assert.True(chain.Filter.Pid is not null, chain.Filter.Diagnostics());
+    }
+
+    private static async Task<SmtpReply> RcptAsync(FilterChain chain, string sender)
+    {
+        var (client, greeting) = await RawSmtpClient.ConnectAsync(chain.Postfix.SmtpPort);
+        await using (client)
+        {
+            Assert.Equal(220, greeting.Code);
+            await client.EhloAsync("mta.sender.test");
+            Assert.Equal(250, (await client.CommandAsync($"MAIL FROM:<{sender}>")).Code);
+            SmtpReply rcpt = await client.CommandAsync("RCPT TO:<user@dest.test>");
+            await client.QuitAsync();
+            return rcpt;
+        }
     }
 
     private static string ReadShared(string path)
