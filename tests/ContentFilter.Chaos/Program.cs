@@ -2,7 +2,7 @@ using System.Globalization;
 using ContentFilter.Testing.Chaos;
 
 // The full chaos run of issue 8 (docs/chaos.md). Usage (scripts/chaos passes these through):
-//   ContentFilter.Chaos [--messages N] [--max-size BYTES] [--kills N] [--outage SECONDS] [--timeout MINUTES] [--report FILE]
+//   ContentFilter.Chaos [--door proxy|milter] [--messages N] [--max-size BYTES] [--kills N] [--outage SECONDS] [--timeout MINUTES] [--report FILE]
 // Exit 0 when nothing was lost or altered and every duplicate has a documented cause, 1 otherwise, 2 on bad arguments.
 var options = new ChaosOptions
 {
@@ -42,6 +42,14 @@ try
                 break;
             case "--timeout": options.RunTimeout = TimeSpan.FromMinutes(Int()); break;
             case "--report": reportFile = Next(); break;
+            case "--door":
+                options.Door = Next() switch
+                {
+                    "proxy" => ChaosDoor.Proxy,
+                    "milter" => ChaosDoor.Milter,
+                    string other => throw new ArgumentException($"--door is proxy or milter, not {other}"),
+                };
+                break;
             default: throw new ArgumentException($"unknown argument {args[i]}");
         }
     }

@@ -18,6 +18,12 @@ public sealed class ChaosOptions
     /// <summary>Every Nth message has an 8-bit body (0 = none).</summary>
     public int EightBitEvery { get; set; } = 4;
 
+    /// <summary>The door the front Postfix uses: the after-queue proxy (default) or the milter.</summary>
+    public ChaosDoor Door { get; set; } = ChaosDoor.Proxy;
+
+    /// <summary>How long a sender keeps retrying a message the front Postfix answers 4xx (or drops) before it gives up on it.</summary>
+    public TimeSpan SenderRetryBudget { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Every Nth message is DKIM-signed (0 = none).</summary>
     public int SignedEvery { get; set; } = 5;
 

@@ -33,7 +33,7 @@ public sealed class ChaosReport
     /// <summary>Messages the front Postfix accepted (250), i.e. the ones that must arrive (or be discarded as viruses).</summary>
     public int Accepted { get; set; }
 
-    /// <summary>Messages the front Postfix did not accept after retries (not counted as lost: nobody took them).</summary>
+    /// <summary>Messages the front Postfix did not accept after retries, or refused with a 5xx (not counted as lost: nobody took them).</summary>
     public int NotAccepted { get; set; }
 
     /// <summary>Bytes accepted by the front Postfix.</summary>
@@ -80,6 +80,18 @@ public sealed class ChaosReport
 
     /// <summary>EICAR messages with a "Blocked" audit record.</summary>
     public int VirusesBlocked { get; set; }
+
+    /// <summary>EICAR messages the front Postfix refused with a 5xx (the milter's reject at end of data).</summary>
+    public int VirusesRejected { get; set; }
+
+    /// <summary>Clean messages the front Postfix refused with a 5xx (must be empty).</summary>
+    public List<int> CleanRejected { get; } = new();
+
+    /// <summary>Delivered copies without "X-Virus-Scanned: ContentFilter at ..." in a run with antivirus (must be empty: nothing passes unscanned).</summary>
+    public List<int> Unscanned { get; } = new();
+
+    /// <summary>The front Postfix's replies other than 250 to the sender at the end of a transaction, by text (ids masked), with counts.</summary>
+    public SortedDictionary<string, int> Refusals { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Delivered signed messages whose DKIM signature verifies with the project's verifier.</summary>
     public int DkimPass { get; set; }
@@ -147,6 +159,14 @@ public sealed class ChaosReport
         {
             Problems.Add($"{d.MessageId} (queue id {d.QueueId}) delivered {d.Copies} times without a documented cause: {d.Evidence}");
         }
+        if (CleanRejected.Count > 0)
+        {
+            Problems.Add($"{CleanRejected.Count} clean message(s) refused with a 5xx: indexes {string.Join(", ", CleanRejected.Take(20))}");
+        }
+        if (Unscanned.Count > 0)
+        {
+            Problems.Add($"{Unscanned.Count} message(s) delivered without a virus scan: indexes {string.Join(", ", Unscanned.Take(20))}");
+        }
         if (VirusesDelivered > 0)
         {
             Problems.Add($"{VirusesDelivered} EICAR message(s) delivered");
@@ -173,6 +193,7 @@ public sealed class ChaosReport
         var sb = new StringBuilder();
         void Row(string name, string value) => sb.Append("| ").Append(name).Append(" | ").Append(value).Append(" |\n");
         sb.Append("| figure | value |\n|---|---|\n");
+        Row("door", Options.Door == ChaosDoor.Milter ? "milter (smtpd_milters, tempfail by default)" : "after-queue proxy (content_filter)");
         Row("run", $"{RunId}, started {Started:yyyy-MM-dd HH:mm} UTC, {S(Duration)} in all ({S(LoadDuration)} load and faults, {S(DrainDuration)} drain)");
         Row("messages accepted by the front Postfix", $"{Accepted} of {Options.Messages} ({NotAccepted} not accepted), {Mib(BytesAccepted)}, largest {Mib(LargestMessage)}");
         Row("of which", $"{EightBit} 8-bit, {Signed} DKIM-signed, {Viruses} EICAR, {Spooled} over 256 KiB (spool file)");
@@ -182,7 +203,8 @@ public sealed class ChaosReport
         Row("**duplicated**", DuplicateCopies == 0 ? "0"
             : $"{DuplicateCopies} extra cop(y/ies): " + string.Join(", ", Duplicates.GroupBy(d => d.Cause).Select(g => $"{g.Sum(d => d.Copies - 1)} {g.Key}")));
         Row("**bodies differing from what was sent**", Altered.Count.ToString(CultureInfo.InvariantCulture));
-        Row("EICAR delivered / blocked (audit)", $"{VirusesDelivered} / {VirusesBlocked} of {Viruses}");
+        Row("EICAR delivered / blocked (audit) / refused at SMTP time", $"{VirusesDelivered} / {VirusesBlocked} of {Viruses} accepted / {VirusesRejected}");
+        Row("delivered without a virus scan", Options.Antivirus ? Unscanned.Count.ToString(CultureInfo.InvariantCulture) : "- (no antivirus)");
         Row("DKIM signatures verifying after delivery", $"{DkimPass} of {DkimChecked}");
         Row("header fields added above the sent bytes", string.Join(", ", AddedFields.Select(kv => $"{kv.Key} ({kv.Value})")));
         Row("unexpected maildir files", Foreign.Count.ToString(CultureInfo.InvariantCulture));
@@ -190,10 +212,21 @@ public sealed class ChaosReport
         Row("audit records", AuditRecords.ToString(CultureInfo.InvariantCulture));
         Row("filter log lines: spool disk full", SpoolFullErrors.ToString(CultureInfo.InvariantCulture));
         Row("spool files left behind", SpoolLeftovers.ToString(CultureInfo.InvariantCulture));
-        sb.Append("\nDeferrals by the front Postfix at the filter (Postfix's reason, ids masked):\n\n| count | reason |\n|---|---|\n");
-        foreach (var (reason, count) in Deferrals.OrderByDescending(kv => kv.Value))
+        if (Options.Door == ChaosDoor.Proxy || Deferrals.Count > 0)
         {
-            sb.Append("| ").Append(count).Append(" | ").Append(reason.Replace("|", "\\|", StringComparison.Ordinal)).Append(" |\n");
+            sb.Append("\nDeferrals by the front Postfix at the filter (Postfix's reason, ids masked):\n\n| count | reason |\n|---|---|\n");
+            foreach (var (reason, count) in Deferrals.OrderByDescending(kv => kv.Value))
+            {
+                sb.Append("| ").Append(count).Append(" | ").Append(reason.Replace("|", "\\|", StringComparison.Ordinal)).Append(" |\n");
+            }
+        }
+        if (Refusals.Count > 0)
+        {
+            sb.Append("\nReplies of the front Postfix other than 250 at the end of a transaction (the sender retried a 4xx on a new connection):\n\n| count | reply |\n|---|---|\n");
+            foreach (var (reply, count) in Refusals.OrderByDescending(kv => kv.Value))
+            {
+                sb.Append("| ").Append(count).Append(" | ").Append(reply.Replace("|", "\\|", StringComparison.Ordinal)).Append(" |\n");
+            }
         }
         if (Duplicates.Count > 0)
         {

@@ -17,6 +17,8 @@ namespace ContentFilter.Testing.Chaos;
 /// contentfilter process → a second Postfix (the next hop, delivering into a maildir), while the filter is
 /// SIGKILLed and restarted, clamd and the next hop are stopped, and the spool disk fills up. Afterwards
 /// <c>postfix flush</c> until both queues are empty, then every delivered file is compared with what was sent.
+/// With <see cref="ChaosDoor.Milter"/> the front Postfix asks the filter's milter instead (<c>smtpd_milters</c>,
+/// tempfail by default) and relays to the next hop itself.
 /// </summary>
 /// <remarks>
 /// Shared by the reduced run in the test suite (Reliability/ChaosTests) and the full run of <c>scripts/chaos</c>
@@ -39,6 +41,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
     private PostfixInstance? _back;
     private ContentFilterProcess? _filter;
     private TmpfsMount? _spoolMount;
+    private string? _milter;
 
     private ChaosRun(ChaosOptions options)
     {
@@ -107,7 +110,9 @@ public sealed partial class ChaosRun : IAsyncDisposable
     {
         await StartPeersAsync(cancellationToken);
         Log($"run {_report.RunId}: {_options.Messages} messages of {_options.MinSize}..{_options.MaxSize} bytes, {_options.Sessions} sessions; " +
-            $"front smtpd :{_front!.SmtpPort} -> filter :{_filter!.InboundPort} -> next hop :{_back!.ReinjectPort}");
+            (_options.Door == ChaosDoor.Milter
+                ? $"front smtpd :{_front!.SmtpPort} (milter {_milter}) -> next hop :{_back!.ReinjectPort}"
+                : $"front smtpd :{_front!.SmtpPort} -> filter :{_filter!.InboundPort} -> next hop :{_back!.ReinjectPort}"));
 
         Task sending = SendAllAsync(cancellationToken);
         Task faults = InjectFaultsAsync(sending, cancellationToken);
@@ -144,7 +149,23 @@ public sealed partial class ChaosRun : IAsyncDisposable
         {
             _spoolMount = await TmpfsMount.MountAsync(_filter.SpoolDirectory, _options.SpoolTmpfsMegabytes * 1024, cancellationToken);
         }
-        var front = new PostfixOptions { ContentFilterPort = _filter.InboundPort, HostName = "mx1.postfix.test" };
+        PostfixOptions front;
+        if (_options.Door == ChaosDoor.Milter)
+        {
+            // As docs/deployment.md has it: a milter that is not there must not let mail through unscanned. The
+            // front Postfix is not the final destination; it relays dest.test to the next hop.
+            _milter = "127.0.0.1:" + TestPaths.FreePorts(1)[0].ToString(CultureInfo.InvariantCulture);
+            _filter.Set("Listeners:milter", new JsonObject { ["Enabled"] = true, ["Endpoint"] = _milter, ["Protocol"] = "Milter", ["Direction"] = "Inbound" });
+            front = new PostfixOptions { HostName = "mx1.postfix.test", Domain = "front.test" };
+            front.MainCf.Add($"smtpd_milters = inet:{_milter}");
+            front.MainCf.Add("milter_default_action = tempfail");
+            front.MainCf.Add("relay_domains = dest.test");
+            front.MainCf.Add($"transport_maps = inline:{{dest.test=smtp:[127.0.0.1]:{_back.ReinjectPort.ToString(CultureInfo.InvariantCulture)}}}");
+        }
+        else
+        {
+            front = new PostfixOptions { ContentFilterPort = _filter.InboundPort, HostName = "mx1.postfix.test" };
+        }
         front.MainCf.Add("in_flow_delay = 0s"); // the sender measures the filter, not smtpd's inflow throttle
         _front = await PostfixInstance.StartAsync(Postfix(front), cancellationToken);
         await StartFilterAsync(cancellationToken);
@@ -181,7 +202,12 @@ public sealed partial class ChaosRun : IAsyncDisposable
                     byte[] message = _factory.Create(index);
                     ChaosMessageKind kind = _factory.KindOf(index);
                     string? queueId = null;
-                    for (int attempt = 0; attempt < 5 && queueId is null; attempt++)
+                    bool refused = false;
+                    // A sending MTA's retries, compressed: after a 4xx or a lost connection, a new connection a
+                    // second later (Postfix's smtpd applies a failed milter's default action to the rest of the
+                    // session), until the budget is spent; a 5xx is final.
+                    DateTime giveUp = DateTime.UtcNow + _options.SenderRetryBudget;
+                    for (int attempt = 0; queueId is null && !refused && (attempt < 5 || DateTime.UtcNow < giveUp); attempt++)
                     {
                         try
                         {
@@ -211,8 +237,15 @@ public sealed partial class ChaosRun : IAsyncDisposable
                             else
                             {
                                 Log($"message {index}: front Postfix answered {reply}");
-                                await client.CommandAsync("RSET", cancellationToken);
-                                await Task.Delay(1000, cancellationToken);
+                                Refusal(reply);
+                                refused = reply.Code >= 500;
+                                await client.QuitAsync(cancellationToken);
+                                await client.DisposeAsync();
+                                client = null;
+                                if (!refused)
+                                {
+                                    await Task.Delay(1000, cancellationToken);
+                                }
                             }
                         }
                         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
@@ -231,6 +264,14 @@ public sealed partial class ChaosRun : IAsyncDisposable
                         lock (_report)
                         {
                             _report.NotAccepted++;
+                            if (refused && kind.HasFlag(ChaosMessageKind.Virus))
+                            {
+                                _report.VirusesRejected++;
+                            }
+                            else if (refused)
+                            {
+                                _report.CleanRejected.Add(index);
+                            }
                         }
                         continue;
                     }
@@ -428,7 +469,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
             _report.Delivered++;
             if (delivered.Count > 1)
             {
-                _report.Duplicates.Add(Classify(sent, messageId, delivered.Count, frontLog));
+                _report.Duplicates.Add(Classify(sent, messageId, delivered.Count, frontLog, FrontTransport));
             }
             byte[] original = _factory.Create(sent.Index);
             int lfLength = DeliveredMessage.ToLf(original).Length;
@@ -441,6 +482,10 @@ public sealed partial class ChaosRun : IAsyncDisposable
                 if (!c.Intact || !tailHash.AsSpan().SequenceEqual(sent.LfSha256))
                 {
                     _report.Altered.Add(new ChaosAlteration(sent.Index, messageId, c.Problem ?? "the recorded SHA-256 of the sent bytes does not match the delivered tail"));
+                }
+                if (_options.Antivirus && !c.AddedFields.Any(f => f.StartsWith("X-Virus-Scanned: ContentFilter at ", StringComparison.OrdinalIgnoreCase)))
+                {
+                    _report.Unscanned.Add(sent.Index);
                 }
                 foreach (string field in c.AddedFields)
                 {
@@ -477,10 +522,13 @@ public sealed partial class ChaosRun : IAsyncDisposable
         _report.Evaluate();
     }
 
-    private static ChaosDuplicate Classify(SentMessage sent, string messageId, int count, string frontLog)
+    /// <summary>The front Postfix's service that hands mail on: the filter transport (proxy), or plain smtp to the next hop (milter).</summary>
+    private string FrontTransport => _options.Door == ChaosDoor.Milter ? "/smtp[" : "/cfilter/";
+
+    private static ChaosDuplicate Classify(SentMessage sent, string messageId, int count, string frontLog, string transport)
     {
         List<string> lines = frontLog.Split('\n')
-            .Where(l => l.Contains($" {sent.QueueId}: to=", StringComparison.Ordinal) && l.Contains("/cfilter/", StringComparison.Ordinal) && l.Contains("status=deferred", StringComparison.Ordinal))
+            .Where(l => l.Contains($" {sent.QueueId}: to=", StringComparison.Ordinal) && l.Contains(transport, StringComparison.Ordinal) && l.Contains("status=deferred", StringComparison.Ordinal))
             .ToList();
         string? endOfData = lines.FirstOrDefault(l => l.Contains("while sending end of data", StringComparison.Ordinal));
         if (endOfData is not null)
@@ -546,6 +594,15 @@ public sealed partial class ChaosRun : IAsyncDisposable
     {
         string dir = Path.Combine(_back!.Maildir, "new");
         return Directory.Exists(dir) ? Directory.EnumerateFiles(dir).Count() : 0;
+    }
+
+    private void Refusal(SmtpReply reply)
+    {
+        string text = Mask(reply.ToString());
+        lock (_report)
+        {
+            _report.Refusals[text] = _report.Refusals.GetValueOrDefault(text) + 1;
+        }
     }
 
     private void Fault(string what)
