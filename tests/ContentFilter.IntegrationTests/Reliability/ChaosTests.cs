@@ -22,15 +22,9 @@ public sealed class ChaosTests(ITestOutputHelper output)
             MaxSize = 300 * 1024,
             Kills = 1,
             NextHopOutage = TimeSpan.FromSeconds(5),
-            RunTimeout = TimeSpan.FromMinutes(3),
-            DrainTimeout = TimeSpan.FromSeconds(60),
-            Log = output.WriteLine,
         };
 
-        ChaosReport report = await ChaosRun.RunAsync(options);
-        output.WriteLine(report.ToMarkdown());
-
-        Assert.True(report.Passed, string.Join("\n", report.Problems) + "\n" + report.ToMarkdown());
+        ChaosReport report = await RunAsync(options);
         Assert.Equal(300, report.Accepted);
         Assert.Empty(report.Lost);
         Assert.Empty(report.Altered);
@@ -64,15 +58,9 @@ public sealed class ChaosTests(ITestOutputHelper output)
             Kills = 1,
             ClamdOutage = TimeSpan.FromSeconds(4),
             NextHopOutage = null,
-            RunTimeout = TimeSpan.FromMinutes(3),
-            DrainTimeout = TimeSpan.FromSeconds(60),
-            Log = output.WriteLine,
         };
 
-        ChaosReport report = await ChaosRun.RunAsync(options);
-        output.WriteLine(report.ToMarkdown());
-
-        Assert.True(report.Passed, string.Join("\n", report.Problems) + "\n" + report.ToMarkdown());
+        ChaosReport report = await RunAsync(options);
         int viruses = Enumerable.Range(0, options.Messages).Count(i => i % options.VirusEvery == options.VirusEvery - 1);
         Assert.Equal(viruses, report.VirusesRejected);
         Assert.Equal(0, report.Viruses); // none was accepted: the milter rejects at end of data
@@ -88,5 +76,17 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.Equal(2, report.Faults.Count);
         Assert.True(report.Refusals.Where(r => r.Key.StartsWith('4')).Sum(r => r.Value) > 0, "no 4xx to the sender: the faults did not hit mail in flight\n" + report.ToMarkdown());
         Assert.True(report.Signed > 0 && report.EightBit > 0 && report.Spooled > 0, report.ToMarkdown());
+    }
+
+    /// <summary>Runs the driver within 3 minutes (60 s of draining), logs its report and asserts that the run passed.</summary>
+    private async Task<ChaosReport> RunAsync(ChaosOptions options)
+    {
+        options.RunTimeout = TimeSpan.FromMinutes(3);
+        options.DrainTimeout = TimeSpan.FromSeconds(60);
+        options.Log = output.WriteLine;
+        ChaosReport report = await ChaosRun.RunAsync(options);
+        output.WriteLine(report.ToMarkdown());
+        Assert.True(report.Passed, string.Join("\n", report.Problems) + "\n" + report.ToMarkdown());
+        return report;
     }
 }
