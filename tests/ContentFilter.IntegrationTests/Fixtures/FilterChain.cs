@@ -66,14 +66,18 @@ public sealed partial class FilterChain : IAsyncDisposable
     }
 
     /// <summary>Streams a message to Postfix's smtpd; asserts it queued it and returns the queue id.</summary>
-    public async Task<string> SubmitAsync(string sender, string recipient, Stream message, string? mailParameters = null)
+    public Task<string> SubmitAsync(string sender, string recipient, Stream message, string? mailParameters = null) =>
+        SubmitAsync(sender, [recipient], message, mailParameters);
+
+    /// <summary>Streams a message for several recipients to Postfix's smtpd; asserts it queued it and returns the queue id.</summary>
+    public async Task<string> SubmitAsync(string sender, IReadOnlyList<string> recipients, Stream message, string? mailParameters = null)
     {
         var (client, greeting) = await RawSmtpClient.ConnectAsync(Postfix.SmtpPort);
         await using (client)
         {
             Assert.Equal(220, greeting.Code);
             await client.EhloAsync();
-            SmtpReply reply = await client.SendMailAsync(sender, [recipient], message, mailParameters);
+            SmtpReply reply = await client.SendMailAsync(sender, recipients, message, mailParameters);
             Assert.True(reply.Code == 250, $"Postfix did not queue the message: {reply}\n{Postfix.Diagnostics()}");
             await client.QuitAsync();
             return QueueId(reply);
