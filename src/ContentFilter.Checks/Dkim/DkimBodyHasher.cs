@@ -131,7 +131,7 @@ public sealed class DkimBodyHasher : IDisposable
 
     /// <summary>Whether the byte at <paramref name="j"/> (with a byte before it in <paramref name="data"/>) cannot be hashed as it is.</summary>
     /// <remarks>The scalar form of the vector test: the last byte of <paramref name="data"/> is not known yet unless it is content.</remarks>
-    internal static bool NotCanonical(ReadOnlySpan<byte> data, int j, bool relaxed)
+    private static bool NotCanonical(ReadOnlySpan<byte> data, int j, bool relaxed)
     {
         byte b = data[j];
         if (b is not ((byte)'\r' or (byte)'\n') && (!relaxed || b is not ((byte)' ' or (byte)'\t')))
