@@ -8,7 +8,8 @@ namespace ContentFilter.Checks.Greylisting;
 /// lock and run as <c>BEGIN IMMEDIATE</c> transactions, so another process on the same file (e.g. a second
 /// instance during a restart) waits on SQLite's write lock (<c>busy_timeout</c>) instead of losing an update. WAL
 /// with <c>synchronous=NORMAL</c> keeps a commit to a memory-speed append; a power cut may lose the last few
-/// triplets, which only means those senders wait once more.</para>
+/// triplets, which only means those senders wait once more. Checkpoints (copying the WAL into the file, with its
+/// syncs) run on a second connection and thread (<see cref="SqliteWalCheckpointer"/>), not in a query's commit.</para>
 /// <para>Each operation is a few microseconds, so it runs synchronously under the lock rather than hopping threads;
 /// a policy query's step (<see cref="CheckAsync"/>) is group-committed with the queries that arrive meanwhile, so
 /// the commit's cost (file locks, WAL append) is shared by a burst instead of paid per query.</para>
@@ -16,6 +17,9 @@ namespace ContentFilter.Checks.Greylisting;
 public sealed class SqliteGreylistStore : IGreylistStore
 {
     private const int DrainRounds = 64;
+
+    /// <summary>Page writes between checkpoints: SQLite's own automatic checkpoint interval (1,000 WAL pages).</summary>
+    internal const int DefaultPagesPerCheckpoint = 1000;
     private static readonly List<Waiter> Empty = [];
 
     private readonly object _gate = new();
@@ -29,6 +33,9 @@ public sealed class SqliteGreylistStore : IGreylistStore
     private readonly SqliteCommand _getClient;
     private readonly SqliteCommand _putClient;
     private readonly Action? _beforeGroupCommit;
+    private readonly SqliteWalCheckpointer _checkpointer;
+    private readonly int _pagesPerCheckpoint;
+    private int _pagesSinceCheckpoint;
     private List<Waiter> _queue = [];
     private bool _committing;
     private long _groupCommits;
@@ -42,8 +49,15 @@ public sealed class SqliteGreylistStore : IGreylistStore
 
     /// <summary>Tests: <paramref name="beforeGroupCommit"/> runs in the committer before each group transaction, its batch already taken.</summary>
     internal SqliteGreylistStore(string path, Action? beforeGroupCommit)
+        : this(path, beforeGroupCommit, DefaultPagesPerCheckpoint, null)
+    {
+    }
+
+    /// <summary>Tests: checkpoints after <paramref name="pagesPerCheckpoint"/> page writes (the WAL starts over from 4 × as many frames); <paramref name="beforeCheckpoint"/> runs on the checkpoint thread before each.</summary>
+    internal SqliteGreylistStore(string path, Action? beforeGroupCommit, int pagesPerCheckpoint, Action? beforeCheckpoint)
     {
         _beforeGroupCommit = beforeGroupCommit;
+        _pagesPerCheckpoint = pagesPerCheckpoint;
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
         {
@@ -61,6 +75,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
         Execute("PRAGMA journal_mode=WAL;");
         Execute("PRAGMA synchronous=NORMAL;");
         Execute("PRAGMA busy_timeout=10000;");
+        Execute("PRAGMA wal_autocheckpoint=0;"); // SqliteWalCheckpointer does it, off the query path
         Execute("""
             CREATE TABLE IF NOT EXISTS triplet (key TEXT PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS client (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
@@ -73,7 +88,14 @@ public sealed class SqliteGreylistStore : IGreylistStore
         _putTriplet = Prepare("INSERT INTO triplet (key, first, last) VALUES ($key, $first, $last) ON CONFLICT(key) DO UPDATE SET first = excluded.first, last = excluded.last;", "$key", "$first", "$last");
         _getClient = Prepare("SELECT count, last FROM client WHERE key = $key;", "$key");
         _putClient = Prepare("INSERT INTO client (key, count, last) VALUES ($key, $count, $last) ON CONFLICT(key) DO UPDATE SET count = excluded.count, last = excluded.last;", "$key", "$count", "$last");
+        _checkpointer = new SqliteWalCheckpointer(builder.ToString(), 4L * pagesPerCheckpoint, HoldWrites, beforeCheckpoint);
     }
+
+    /// <summary>Checkpoints run so far by the checkpoint thread; for tests and diagnostics.</summary>
+    internal long Checkpoints => _checkpointer.Checkpoints;
+
+    /// <summary>Checkpoints that made the WAL start over; for tests and diagnostics.</summary>
+    internal long WalRestarts => _checkpointer.Restarts;
 
     /// <inheritdoc />
     public ValueTask<TripletState> UpdateTripletAsync(string key, long now, GreylistTiming timing, CancellationToken cancellationToken)
@@ -288,6 +310,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
+        _checkpointer.Dispose(); // first, and outside the lock: a checkpoint it is running may be holding writes off
         lock (_gate)
         {
             if (!_disposed)
@@ -303,6 +326,39 @@ public sealed class SqliteGreylistStore : IGreylistStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Runs <paramref name="work"/> (the checkpoint thread's) while the store commits nothing.</summary>
+    /// <remarks>
+    /// Taking the committer's role when it is free makes queries that arrive meanwhile queue for the next group
+    /// commit instead of blocking their (socket) threads on the lock; when a committer is running, it is the one
+    /// that waits.
+    /// </remarks>
+    private void HoldWrites(Action work)
+    {
+        bool committer;
+        lock (_queueGate)
+        {
+            committer = !_committing;
+            _committing = true;
+        }
+        try
+        {
+            lock (_gate)
+            {
+                if (!_disposed)
+                {
+                    work();
+                }
+            }
+        }
+        finally
+        {
+            if (committer)
+            {
+                ReleaseOrHandOff();
+            }
+        }
+    }
+
     private T InTransaction<T>(Func<T> work)
     {
         Begin();
@@ -310,6 +366,11 @@ public sealed class SqliteGreylistStore : IGreylistStore
         {
             T result = work();
             Commit();
+            if (_pagesSinceCheckpoint >= _pagesPerCheckpoint)
+            {
+                _pagesSinceCheckpoint = 0;
+                _checkpointer.Request();
+            }
             return result;
         }
         catch
@@ -382,8 +443,9 @@ public sealed class SqliteGreylistStore : IGreylistStore
         return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
     }
 
-    private static void Write(SqliteCommand command, string key, long a, long b)
+    private void Write(SqliteCommand command, string key, long a, long b)
     {
+        _pagesSinceCheckpoint++; // at most one page each (a row is a few dozen bytes): a bound on the WAL's growth
         command.Parameters[0].Value = key;
         command.Parameters[1].Value = a;
         command.Parameters[2].Value = b;
