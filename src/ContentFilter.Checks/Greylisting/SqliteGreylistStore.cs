@@ -18,6 +18,9 @@ public sealed class SqliteGreylistStore : IGreylistStore
 {
     private const int DrainRounds = 64;
 
+    // Batches a leader commits for others before it hands the rest to the pool (its own answer waits for them).
+    private const int LeaderRounds = 8;
+
     /// <summary>Page writes between checkpoints: SQLite's own automatic checkpoint interval (1,000 WAL pages).</summary>
     internal const int DefaultPagesPerCheckpoint = 1000;
     private static readonly List<Waiter> Empty = [];
@@ -134,9 +137,10 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// (the policy door then closes without a reply, and Postfix applies its default action).</para>
     /// <para>No thread waits: the caller that finds no transaction running runs one at once for its own query (so a
     /// lone query costs what it did before); others queue and return a pending task. When queries arrived meanwhile,
-    /// a thread-pool work item takes over as committer and commits them in batches, releasing each batch's callers
-    /// (their continuations run on its thread) before the next, so no caller's own answer waits behind other
-    /// callers' transactions.</para>
+    /// that caller commits them too, in batches, releasing each batch's callers (their continuations run on its
+    /// thread, as socket continuations do) before the next; after 8 batches a thread-pool work item takes over.
+    /// Handing every batch to the pool cost a pool thread's wake-up and spinning per batch, more than the batch's
+    /// own transaction; the price is that the first caller's answer waits for those few batches.</para>
     /// </remarks>
     public ValueTask<GreylistCheckResult> CheckAsync(GreylistCheck check, CancellationToken cancellationToken)
     {
@@ -156,8 +160,8 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// <summary>Transactions committed by <see cref="CheckAsync"/> (a batch of queries each); for tests and diagnostics.</summary>
     public long GroupCommits => Interlocked.Read(ref _groupCommits);
 
-    /// <summary>Runs the caller's own query in a transaction, as the committer.</summary>
-    /// <remarks>The queue is empty here: a committer only stops when it is.</remarks>
+    /// <summary>Runs the caller's own query in a transaction, as the committer, then the queries that queued meanwhile.</summary>
+    /// <remarks>The queue is empty when it starts: a committer only stops when it is.</remarks>
     private GreylistCheckResult Lead(GreylistCheck own)
     {
         try
@@ -166,15 +170,29 @@ public sealed class SqliteGreylistStore : IGreylistStore
         }
         finally
         {
-            ReleaseOrHandOff();
+            Drain(LeaderRounds);
         }
     }
 
-    /// <summary>The committer's work when no caller is left to run it: batches until the queue is empty.</summary>
-    private void Drain()
+    /// <summary>Commits what is queued, a batch per transaction, until the queue is empty or after <paramref name="rounds"/> batches a pool work item goes on.</summary>
+    private void Drain(int rounds)
     {
         for (int round = 0; ; round++)
         {
+            lock (_queueGate)
+            {
+                if (_queue.Count == 0)
+                {
+                    _committing = false;
+                    return;
+                }
+            }
+            if (round == rounds)
+            {
+                // Give the thread back now and then; the next work item goes on committing.
+                ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(DrainRounds), this, preferLocal: false);
+                return;
+            }
             List<Waiter> batch = TakeQueued();
             try
             {
@@ -186,20 +204,6 @@ public sealed class SqliteGreylistStore : IGreylistStore
             catch (Exception ex)
             {
                 Fail(batch, ex);
-            }
-            lock (_queueGate)
-            {
-                if (_queue.Count == 0)
-                {
-                    _committing = false;
-                    return;
-                }
-            }
-            if (round == DrainRounds)
-            {
-                // Give the pool thread back now and then; the next work item goes on committing.
-                ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(), this, preferLocal: false);
-                return;
             }
         }
     }
@@ -254,19 +258,8 @@ public sealed class SqliteGreylistStore : IGreylistStore
         }
     }
 
-    /// <summary>After the leader's transaction: stop being the committer when nothing is queued, else let a thread-pool work item commit the rest.</summary>
-    private void ReleaseOrHandOff()
-    {
-        lock (_queueGate)
-        {
-            if (_queue.Count == 0)
-            {
-                _committing = false;
-                return;
-            }
-        }
-        ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(), this, preferLocal: false);
-    }
+    /// <summary>After holding writes off: stop being the committer when nothing is queued, else let a pool work item commit the rest.</summary>
+    private void ReleaseOrHandOff() => Drain(0);
 
     private static void Complete(List<Waiter> batch)
     {
