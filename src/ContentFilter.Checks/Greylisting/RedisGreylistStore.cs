@@ -10,6 +10,10 @@ namespace ContentFilter.Checks.Greylisting;
 /// <para>Every write sets an expiry (the retry window for a never-passed triplet, max age otherwise), so Redis
 /// drops old records by itself and no cleanup job is needed. Keys are <c>{prefix}t:{triplet}</c> and
 /// <c>{prefix}c:{client}</c>.</para>
+/// <para>The scripts' bodies are not sent with each query: StackExchange.Redis loads a script once per server
+/// (<c>SCRIPT LOAD</c>) and then sends <c>EVALSHA</c> with its hash; when the server has lost it (a restart,
+/// <c>SCRIPT FLUSH</c>) the <c>NOSCRIPT</c> reply makes the library send the body once more, and the query is
+/// answered all the same (tested against a real redis-server).</para>
 /// </remarks>
 public sealed class RedisGreylistStore : IGreylistStore
 {

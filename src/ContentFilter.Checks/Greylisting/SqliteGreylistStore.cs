@@ -8,7 +8,8 @@ namespace ContentFilter.Checks.Greylisting;
 /// lock and run as <c>BEGIN IMMEDIATE</c> transactions, so another process on the same file (e.g. a second
 /// instance during a restart) waits on SQLite's write lock (<c>busy_timeout</c>) instead of losing an update. WAL
 /// with <c>synchronous=NORMAL</c> keeps a commit to a memory-speed append; a power cut may lose the last few
-/// triplets, which only means those senders wait once more.</para>
+/// triplets, which only means those senders wait once more. Checkpoints (copying the WAL into the file, with its
+/// syncs) run on a second connection and thread (<see cref="SqliteWalCheckpointer"/>), not in a query's commit.</para>
 /// <para>Each operation is a few microseconds, so it runs synchronously under the lock rather than hopping threads;
 /// a policy query's step (<see cref="CheckAsync"/>) is group-committed with the queries that arrive meanwhile, so
 /// the commit's cost (file locks, WAL append) is shared by a burst instead of paid per query.</para>
@@ -16,6 +17,12 @@ namespace ContentFilter.Checks.Greylisting;
 public sealed class SqliteGreylistStore : IGreylistStore
 {
     private const int DrainRounds = 64;
+
+    // Batches a leader commits for others before it hands the rest to the pool (its own answer waits for them).
+    private const int LeaderRounds = 8;
+
+    /// <summary>Page writes between checkpoints: SQLite's own automatic checkpoint interval (1,000 WAL pages).</summary>
+    internal const int DefaultPagesPerCheckpoint = 1000;
     private static readonly List<Waiter> Empty = [];
 
     private readonly object _gate = new();
@@ -29,6 +36,9 @@ public sealed class SqliteGreylistStore : IGreylistStore
     private readonly SqliteCommand _getClient;
     private readonly SqliteCommand _putClient;
     private readonly Action? _beforeGroupCommit;
+    private readonly SqliteWalCheckpointer _checkpointer;
+    private readonly int _pagesPerCheckpoint;
+    private int _pagesSinceCheckpoint;
     private List<Waiter> _queue = [];
     private bool _committing;
     private long _groupCommits;
@@ -42,8 +52,15 @@ public sealed class SqliteGreylistStore : IGreylistStore
 
     /// <summary>Tests: <paramref name="beforeGroupCommit"/> runs in the committer before each group transaction, its batch already taken.</summary>
     internal SqliteGreylistStore(string path, Action? beforeGroupCommit)
+        : this(path, beforeGroupCommit, DefaultPagesPerCheckpoint, null)
+    {
+    }
+
+    /// <summary>Tests: checkpoints after <paramref name="pagesPerCheckpoint"/> page writes (the WAL starts over from 4 × as many frames); <paramref name="beforeCheckpoint"/> runs on the checkpoint thread before each.</summary>
+    internal SqliteGreylistStore(string path, Action? beforeGroupCommit, int pagesPerCheckpoint, Action? beforeCheckpoint)
     {
         _beforeGroupCommit = beforeGroupCommit;
+        _pagesPerCheckpoint = pagesPerCheckpoint;
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
         {
@@ -61,6 +78,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
         Execute("PRAGMA journal_mode=WAL;");
         Execute("PRAGMA synchronous=NORMAL;");
         Execute("PRAGMA busy_timeout=10000;");
+        Execute("PRAGMA wal_autocheckpoint=0;"); // SqliteWalCheckpointer does it, off the query path
         Execute("""
             CREATE TABLE IF NOT EXISTS triplet (key TEXT PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS client (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
@@ -73,7 +91,14 @@ public sealed class SqliteGreylistStore : IGreylistStore
         _putTriplet = Prepare("INSERT INTO triplet (key, first, last) VALUES ($key, $first, $last) ON CONFLICT(key) DO UPDATE SET first = excluded.first, last = excluded.last;", "$key", "$first", "$last");
         _getClient = Prepare("SELECT count, last FROM client WHERE key = $key;", "$key");
         _putClient = Prepare("INSERT INTO client (key, count, last) VALUES ($key, $count, $last) ON CONFLICT(key) DO UPDATE SET count = excluded.count, last = excluded.last;", "$key", "$count", "$last");
+        _checkpointer = new SqliteWalCheckpointer(builder.ToString(), 4L * pagesPerCheckpoint, HoldWrites, beforeCheckpoint);
     }
+
+    /// <summary>Checkpoints run so far by the checkpoint thread; for tests and diagnostics.</summary>
+    internal long Checkpoints => _checkpointer.Checkpoints;
+
+    /// <summary>Checkpoints that made the WAL start over; for tests and diagnostics.</summary>
+    internal long WalRestarts => _checkpointer.Restarts;
 
     /// <inheritdoc />
     public ValueTask<TripletState> UpdateTripletAsync(string key, long now, GreylistTiming timing, CancellationToken cancellationToken)
@@ -112,9 +137,10 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// (the policy door then closes without a reply, and Postfix applies its default action).</para>
     /// <para>No thread waits: the caller that finds no transaction running runs one at once for its own query (so a
     /// lone query costs what it did before); others queue and return a pending task. When queries arrived meanwhile,
-    /// a thread-pool work item takes over as committer and commits them in batches, releasing each batch's callers
-    /// (their continuations run on its thread) before the next, so no caller's own answer waits behind other
-    /// callers' transactions.</para>
+    /// that caller commits them too, in batches, releasing each batch's callers (their continuations run on its
+    /// thread, as socket continuations do) before the next; after 8 batches a thread-pool work item takes over.
+    /// Handing every batch to the pool cost a pool thread's wake-up and spinning per batch, more than the batch's
+    /// own transaction; the price is that the first caller's answer waits for those few batches.</para>
     /// </remarks>
     public ValueTask<GreylistCheckResult> CheckAsync(GreylistCheck check, CancellationToken cancellationToken)
     {
@@ -134,8 +160,8 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// <summary>Transactions committed by <see cref="CheckAsync"/> (a batch of queries each); for tests and diagnostics.</summary>
     public long GroupCommits => Interlocked.Read(ref _groupCommits);
 
-    /// <summary>Runs the caller's own query in a transaction, as the committer.</summary>
-    /// <remarks>The queue is empty here: a committer only stops when it is.</remarks>
+    /// <summary>Runs the caller's own query in a transaction, as the committer, then the queries that queued meanwhile.</summary>
+    /// <remarks>The queue is empty when it starts: a committer only stops when it is.</remarks>
     private GreylistCheckResult Lead(GreylistCheck own)
     {
         try
@@ -144,15 +170,29 @@ public sealed class SqliteGreylistStore : IGreylistStore
         }
         finally
         {
-            ReleaseOrHandOff();
+            Drain(LeaderRounds);
         }
     }
 
-    /// <summary>The committer's work when no caller is left to run it: batches until the queue is empty.</summary>
-    private void Drain()
+    /// <summary>Commits what is queued, a batch per transaction, until the queue is empty or after <paramref name="rounds"/> batches a pool work item goes on.</summary>
+    private void Drain(int rounds)
     {
         for (int round = 0; ; round++)
         {
+            lock (_queueGate)
+            {
+                if (_queue.Count == 0)
+                {
+                    _committing = false;
+                    return;
+                }
+            }
+            if (round == rounds)
+            {
+                // Give the thread back now and then; the next work item goes on committing.
+                ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(DrainRounds), this, preferLocal: false);
+                return;
+            }
             List<Waiter> batch = TakeQueued();
             try
             {
@@ -164,20 +204,6 @@ public sealed class SqliteGreylistStore : IGreylistStore
             catch (Exception ex)
             {
                 Fail(batch, ex);
-            }
-            lock (_queueGate)
-            {
-                if (_queue.Count == 0)
-                {
-                    _committing = false;
-                    return;
-                }
-            }
-            if (round == DrainRounds)
-            {
-                // Give the pool thread back now and then; the next work item goes on committing.
-                ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(), this, preferLocal: false);
-                return;
             }
         }
     }
@@ -232,19 +258,8 @@ public sealed class SqliteGreylistStore : IGreylistStore
         }
     }
 
-    /// <summary>After the leader's transaction: stop being the committer when nothing is queued, else let a thread-pool work item commit the rest.</summary>
-    private void ReleaseOrHandOff()
-    {
-        lock (_queueGate)
-        {
-            if (_queue.Count == 0)
-            {
-                _committing = false;
-                return;
-            }
-        }
-        ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(), this, preferLocal: false);
-    }
+    /// <summary>After holding writes off: stop being the committer when nothing is queued, else let a pool work item commit the rest.</summary>
+    private void ReleaseOrHandOff() => Drain(0);
 
     private static void Complete(List<Waiter> batch)
     {
@@ -288,6 +303,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
+        _checkpointer.Dispose(); // first, and outside the lock: a checkpoint it is running may be holding writes off
         lock (_gate)
         {
             if (!_disposed)
@@ -303,6 +319,39 @@ public sealed class SqliteGreylistStore : IGreylistStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Runs <paramref name="work"/> (the checkpoint thread's) while the store commits nothing.</summary>
+    /// <remarks>
+    /// Taking the committer's role when it is free makes queries that arrive meanwhile queue for the next group
+    /// commit instead of blocking their (socket) threads on the lock; when a committer is running, it is the one
+    /// that waits.
+    /// </remarks>
+    private void HoldWrites(Action work)
+    {
+        bool committer;
+        lock (_queueGate)
+        {
+            committer = !_committing;
+            _committing = true;
+        }
+        try
+        {
+            lock (_gate)
+            {
+                if (!_disposed)
+                {
+                    work();
+                }
+            }
+        }
+        finally
+        {
+            if (committer)
+            {
+                ReleaseOrHandOff();
+            }
+        }
+    }
+
     private T InTransaction<T>(Func<T> work)
     {
         Begin();
@@ -310,6 +359,11 @@ public sealed class SqliteGreylistStore : IGreylistStore
         {
             T result = work();
             Commit();
+            if (_pagesSinceCheckpoint >= _pagesPerCheckpoint)
+            {
+                _pagesSinceCheckpoint = 0;
+                _checkpointer.Request();
+            }
             return result;
         }
         catch
@@ -382,8 +436,9 @@ public sealed class SqliteGreylistStore : IGreylistStore
         return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
     }
 
-    private static void Write(SqliteCommand command, string key, long a, long b)
+    private void Write(SqliteCommand command, string key, long a, long b)
     {
+        _pagesSinceCheckpoint++; // at most one page each (a row is a few dozen bytes): a bound on the WAL's growth
         command.Parameters[0].Value = key;
         command.Parameters[1].Value = a;
         command.Parameters[2].Value = b;

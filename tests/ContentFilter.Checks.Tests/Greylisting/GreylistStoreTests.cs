@@ -196,6 +196,63 @@ public class GreylistStoreTests : IClassFixture<GreylistStoreFixture>
         Assert.Equal($"1,{Start.AddSeconds(300).ToUnixTimeSeconds()}", (string?)await db.StringGetAsync(prefix + "c:192.0.2.10"));
     }
 
+    [SkippableFact]
+    public async Task Redis_ScriptSentOnceByHash_AndAfterAScriptFlushTheNextQueryStillDecides()
+    {
+        Skip.If(_fixture.Redis is null, "redis-server is not installed");
+        string prefix = GreylistStoreFixture.NewPrefix();
+        var time = new FakeTimeProvider(Start);
+        await using IGreylistStore store = await RedisGreylistStore.ConnectAsync(_fixture.Redis!.Configuration, prefix);
+        GreylistEngine engine = Engine(store, time);
+        await using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(_fixture.Redis.Configuration + ",allowAdmin=true");
+        IServer server = admin.GetServer(admin.GetEndPoints()[0]);
+        GreylistRequest Other(int i) => Request with { Recipient = $"user{i}@example.net" };
+
+        Assert.Equal("new", (await engine.CheckAsync(Request, CancellationToken.None)).Reason);
+        (long evals, long hashed) = await ScriptCallsAsync(server);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal("new", (await engine.CheckAsync(Other(i), CancellationToken.None)).Reason);
+        }
+        // Once loaded, each query sends the script's hash (EVALSHA), not its body.
+        Assert.Equal((evals, hashed + 5), await ScriptCallsAsync(server));
+
+        // As after a restart of redis-server: the script is gone. The next query still gets its answer, from the
+        // triplet stored before.
+        await server.ScriptFlushAsync();
+        time.Advance(TimeSpan.FromSeconds(300));
+        GreylistDecision retry = await engine.CheckAsync(Request, CancellationToken.None);
+        Assert.Equal((GreylistAction.Pass, "triplet found"), (retry.Action, retry.Reason));
+
+        // ... and the queries after it use the hash again.
+        (long evalsAfterFlush, long hashedAfterFlush) = await ScriptCallsAsync(server);
+        for (int i = 0; i < 5; i++)
+        {
+            GreylistDecision decision = await engine.CheckAsync(Other(i), CancellationToken.None);
+            Assert.Equal((GreylistAction.Pass, "triplet found"), (decision.Action, decision.Reason));
+        }
+        Assert.Equal((evalsAfterFlush, hashedAfterFlush + 5), await ScriptCallsAsync(server));
+    }
+
+    /// <summary>Calls of EVAL and EVALSHA so far (INFO commandstats).</summary>
+    private static async Task<(long Eval, long EvalSha)> ScriptCallsAsync(IServer server)
+    {
+        string info = (await server.InfoRawAsync("commandstats"))!;
+        long Calls(string command)
+        {
+            string marker = "cmdstat_" + command + ":calls=";
+            int at = info.IndexOf(marker, StringComparison.Ordinal);
+            if (at < 0)
+            {
+                return 0;
+            }
+            at += marker.Length;
+            int end = info.IndexOf(',', at);
+            return long.Parse(info[at..end], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return (Calls("eval"), Calls("evalsha"));
+    }
+
     [Fact]
     public async Task Redis_Unreachable_EngineThrowsSoThePolicyDoorSendsNothing()
     {

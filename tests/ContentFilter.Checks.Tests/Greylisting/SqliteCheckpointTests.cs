@@ -1,0 +1,131 @@
+using ContentFilter.Checks.Greylisting;
+using ContentFilter.Testing;
+using Microsoft.Data.Sqlite;
+
+namespace ContentFilter.Checks.Tests.Greylisting;
+
+/// <summary>
+/// The SQLite store's WAL checkpoints run on their own connection and thread: no query waits on one, the rows reach
+/// the database file, and under steady writes the WAL still starts over instead of growing without end.
+/// </summary>
+public class SqliteCheckpointTests : IClassFixture<GreylistStoreFixture>
+{
+    private const long Now = 1_795_000_000;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private static readonly GreylistTiming Timing = new(300, 2 * 24 * 3600, 35 * 24 * 3600, 3600);
+
+    private readonly GreylistStoreFixture _fixture;
+
+    public SqliteCheckpointTests(GreylistStoreFixture fixture)
+    {
+        _fixture = fixture;
+    }
+
+    // A new triplet and no client key: one row written per query.
+    private static GreylistCheck Check(string triplet) => new(triplet, null, false, 5, Now, Timing);
+
+    [Fact]
+    public async Task ACheckpointInProgress_HoldsNoQuery_AndAfterwardsTheRowsAreInTheDatabaseFile()
+    {
+        string path = _fixture.NewSqlitePath();
+        using var held = new Holder();
+        await using var store = new SqliteGreylistStore(path, null, pagesPerCheckpoint: 10, held.Hook);
+
+        for (int i = 0; i < 10; i++)
+        {
+            await store.CheckAsync(Check($"a{i}"), CancellationToken.None);
+        }
+        Assert.True(await held.Entered.WaitAsync(Wait), "the 10th page write asks for a checkpoint");
+
+        // The checkpoint thread is stuck in its checkpoint: queries go on all the same.
+        for (int i = 0; i < 100; i++)
+        {
+            GreylistCheckResult result = await store.CheckAsync(Check($"b{i}"), CancellationToken.None).AsTask().WaitAsync(Wait);
+            Assert.False(result.Triplet.Found);
+        }
+        Assert.Equal(0, store.Checkpoints);
+        Assert.Equal(110, CountRows(path));
+
+        // Released, it checkpoints, then once more for the requests made meanwhile (one, however many there were).
+        held.Release();
+        await Poll.UntilAsync(() => store.Checkpoints == 2, Wait, "two checkpoints");
+
+        // Every row is in the database file itself, not only in the WAL.
+        string copy = Path.Combine(Path.GetDirectoryName(path)!, "copy.db");
+        File.Copy(path, copy);
+        Assert.Equal(110, CountRows(copy));
+    }
+
+    [Fact]
+    public async Task UnderSteadyConcurrentWrites_TheWalStartsOver()
+    {
+        const int PagesPerCheckpoint = 50;
+        const int Queries = 4000;
+        string path = _fixture.NewSqlitePath();
+        await using var store = new SqliteGreylistStore(path, null, PagesPerCheckpoint, null);
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        {
+            for (int i = w; i < Queries; i += 8)
+            {
+                await store.CheckAsync(Check($"t{i}"), CancellationToken.None);
+            }
+        }))).WaitAsync(Wait);
+
+        await Poll.UntilAsync(() => store.WalRestarts > 0, Wait, "a checkpoint that restarts the WAL");
+        await store.CheckAsync(Check("last"), CancellationToken.None);
+
+        // Each commit appended at least a frame; the WAL now holds far fewer than all of them: it started over.
+        (long frames, _) = WalFrames(path);
+        Assert.True(frames < Queries / 2, $"{frames} frames in the WAL after {Queries + 1} single-row commits, {store.Checkpoints} checkpoints, {store.WalRestarts} restarts");
+        Assert.Equal(Queries + 1, CountRows(path));
+    }
+
+    /// <summary>(frames in the WAL, frames copied), as SQLite reports them for a passive checkpoint from another connection.</summary>
+    private static (long Frames, long Copied) WalFrames(string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+        using SqliteDataReader reader = command.ExecuteReader();
+        Assert.True(reader.Read());
+        return (reader.GetInt64(1), reader.GetInt64(2));
+    }
+
+    private static long CountRows(string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM triplet";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>Holds the first checkpoint until released; later ones pass.</summary>
+    private sealed class Holder : IDisposable
+    {
+        private readonly ManualResetEventSlim _go = new(false);
+        private int _calls;
+
+        public SemaphoreSlim Entered { get; } = new(0);
+
+        public void Hook()
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                Entered.Release();
+                _go.Wait(Wait);
+            }
+        }
+
+        public void Release() => _go.Set();
+
+        public void Dispose()
+        {
+            _go.Set();
+            _go.Dispose();
+            Entered.Dispose();
+        }
+    }
+}
