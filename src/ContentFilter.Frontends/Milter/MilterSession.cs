@@ -159,6 +159,12 @@ public sealed partial class MilterSession : IConnectionHandler
             bool close = false;
             while (!close)
             {
+                if (TryParseBody(ref unread, out ReadOnlySequence<byte> chunk))
+                {
+                    // The chunk points into the pipe's buffer, which is advanced only after the loop.
+                    close = !await BodyAsync(state, chunk, output, aborted).ConfigureAwait(false);
+                    continue;
+                }
                 if (!TryParse(ref unread, out MilterCommand command, out MilterError error))
                 {
                     if (error != MilterError.None)
@@ -189,6 +195,17 @@ public sealed partial class MilterSession : IConnectionHandler
                 return;
             }
         }
+    }
+
+    private bool TryParseBody(ref ReadOnlySequence<byte> unread, out ReadOnlySequence<byte> chunk)
+    {
+        var reader = new SequenceReader<byte>(unread);
+        if (!_reader.TryReadBody(ref reader, out chunk))
+        {
+            return false;
+        }
+        unread = reader.UnreadSequence;
+        return true;
     }
 
     private bool TryParse(ref ReadOnlySequence<byte> unread, out MilterCommand command, out MilterError error)
@@ -253,10 +270,7 @@ public sealed partial class MilterSession : IConnectionHandler
                 return await ContinueUnlessAsync(state, MilterProtocol.NoReplyEndOfHeaders, output).ConfigureAwait(false);
 
             case MilterCommand.Body body:
-                state.Phase = Phase.Content;
-                await state.EndHeadersAsync(aborted).ConfigureAwait(false);
-                await state.Spool!.WriteAsync(body.Chunk, aborted).ConfigureAwait(false);
-                return await ContinueUnlessAsync(state, MilterProtocol.NoReplyBody, output).ConfigureAwait(false);
+                return await BodyAsync(state, new ReadOnlySequence<byte>(body.Chunk), output, aborted).ConfigureAwait(false);
 
             case MilterCommand.BodyEob eob:
                 await EndOfMessageAsync(state, eob, output, aborted).ConfigureAwait(false);
@@ -280,6 +294,23 @@ public sealed partial class MilterSession : IConnectionHandler
             default:
                 return false;
         }
+    }
+
+    /// <summary>One body chunk into the spool; false closes the connection (out of order).</summary>
+    private async ValueTask<bool> BodyAsync(State state, ReadOnlySequence<byte> chunk, PipeWriter output, CancellationToken aborted)
+    {
+        if (!IsAllowed(state.Phase, MilterCommandCode.Body))
+        {
+            Log.OutOfOrder(_logger, state.Connection.Id, MilterCommandCode.Body, state.Phase);
+            return false;
+        }
+        state.Phase = Phase.Content;
+        await state.EndHeadersAsync(aborted).ConfigureAwait(false);
+        foreach (ReadOnlyMemory<byte> segment in chunk)
+        {
+            await state.Spool!.WriteAsync(segment, aborted).ConfigureAwait(false);
+        }
+        return await ContinueUnlessAsync(state, MilterProtocol.NoReplyBody, output).ConfigureAwait(false);
     }
 
     /// <summary>The protocol state table: which command may come in which phase.</summary>
@@ -473,6 +504,10 @@ public sealed partial class MilterSession : IConnectionHandler
     private async Task<Verdict> RunWithProgressAsync(State state, MessageContext context, PipeWriter output, CancellationToken aborted)
     {
         Task<Verdict> run = _pipeline.RunAsync(context, aborted);
+        if (run.IsCompleted)
+        {
+            return await run.ConfigureAwait(false); // no checks that wait: no timer, no linked token
+        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         while (!run.IsCompleted)
         {
@@ -636,27 +671,50 @@ public sealed partial class MilterSession : IConnectionHandler
     /// </summary>
     internal static byte[] HeaderBytes(MilterCommand.Header header, bool leadingSpace)
     {
-        byte[] name = System.Text.Encoding.UTF8.GetBytes(header.Name);
-        var bytes = new List<byte>(name.Length + header.Value.Length + 8);
-        bytes.AddRange(name);
-        bytes.Add((byte)':');
+        ReadOnlySpan<byte> value = header.Value;
+        int bareLf = 0;
+        for (int i = value.IndexOf((byte)'\n'); i >= 0; i = NextLf(value, i))
+        {
+            if (i == 0 || value[i - 1] != (byte)'\r')
+            {
+                bareLf++;
+            }
+        }
+        int nameLength = System.Text.Encoding.UTF8.GetByteCount(header.Name);
+        byte[] bytes = GC.AllocateUninitializedArray<byte>(nameLength + 1 + (leadingSpace ? 0 : 1) + value.Length + bareLf + 2);
+        int at = System.Text.Encoding.UTF8.GetBytes(header.Name, bytes);
+        bytes[at++] = (byte)':';
         if (!leadingSpace)
         {
-            bytes.Add((byte)' ');
+            bytes[at++] = (byte)' ';
         }
-        byte previous = 0;
-        foreach (byte b in header.Value)
+        while (!value.IsEmpty)
         {
-            if (b == (byte)'\n' && previous != (byte)'\r')
+            int lf = value.IndexOf((byte)'\n');
+            if (lf < 0)
             {
-                bytes.Add((byte)'\r');
+                value.CopyTo(bytes.AsSpan(at));
+                at += value.Length;
+                break;
             }
-            bytes.Add(b);
-            previous = b;
+            value[..lf].CopyTo(bytes.AsSpan(at));
+            at += lf;
+            if (lf == 0 || value[lf - 1] != (byte)'\r')
+            {
+                bytes[at++] = (byte)'\r';
+            }
+            bytes[at++] = (byte)'\n';
+            value = value[(lf + 1)..];
         }
-        bytes.Add((byte)'\r');
-        bytes.Add((byte)'\n');
-        return bytes.ToArray();
+        bytes[at++] = (byte)'\r';
+        bytes[at] = (byte)'\n';
+        return bytes;
+
+        static int NextLf(ReadOnlySpan<byte> span, int from)
+        {
+            int next = span[(from + 1)..].IndexOf((byte)'\n');
+            return next < 0 ? -1 : from + 1 + next;
+        }
     }
 
     private static string StripBrackets(string token)
@@ -697,6 +755,15 @@ public sealed partial class MilterSession : IConnectionHandler
 
     private sealed class State(ConnectionContext connection)
     {
+        private static readonly byte[] Crlf = "\r\n"u8.ToArray();
+
+        /// <summary>The stages whose macros belong to one message (cleared after it).</summary>
+        private static readonly MilterCommandCode[] MessageStages =
+        [
+            MilterCommandCode.Mail, MilterCommandCode.Rcpt, MilterCommandCode.Data, MilterCommandCode.Header,
+            MilterCommandCode.EndOfHeaders, MilterCommandCode.Body, MilterCommandCode.BodyEob,
+        ];
+
         private readonly Dictionary<MilterCommandCode, Dictionary<string, string>> _macros = new();
         private bool _headersEnded;
 
@@ -750,7 +817,7 @@ public sealed partial class MilterSession : IConnectionHandler
             if (!_headersEnded)
             {
                 _headersEnded = true;
-                await Spool!.WriteAsync("\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+                await Spool!.WriteAsync(Crlf, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -794,9 +861,13 @@ public sealed partial class MilterSession : IConnectionHandler
 
         public void ClearMessageMacros()
         {
-            foreach (MilterCommandCode stage in new[] { MilterCommandCode.Mail, MilterCommandCode.Rcpt, MilterCommandCode.Data, MilterCommandCode.Header, MilterCommandCode.EndOfHeaders, MilterCommandCode.BodyEob })
+            // Emptied, not removed: the next message fills the same dictionaries.
+            foreach (MilterCommandCode stage in MessageStages)
             {
-                _macros.Remove(stage);
+                if (_macros.TryGetValue(stage, out Dictionary<string, string>? values))
+                {
+                    values.Clear();
+                }
             }
         }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using ContentFilter.Frontends.Milter;
 using ContentFilter.Pipeline.Audit;
@@ -495,6 +496,82 @@ public sealed class MilterSessionTests
         Assert.EndsWith("second\r\n", Encoding.ASCII.GetString(check.Spools[1]));
         Assert.Empty(Directory.GetFiles(h.SpoolDirectory));
         await QuitAsync(client, session);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(4096)]
+    public async Task BodyPacketsArrivingInPieces_SpooledExactly(int piece)
+    {
+        // Body chunks go from the pipe's buffer to the spool without a copy: packets cut anywhere, spread over
+        // several buffer segments, and two packets in one read must all arrive byte for byte.
+        var check = FakeCheck.Clean();
+        using var h = new MilterHarness(checks: [check]);
+        (MilterTestClient client, Task session, _) = h.Connect();
+        await NegotiateAsync(client);
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(new MilterCommand.Header("Subject", " pieces"u8.ToArray()), new MilterCommand.EndOfHeaders());
+        byte[] first = Enumerable.Range(0, 10_000).Select(i => (byte)(i % 251)).ToArray();
+        byte[] second = Encoding.ASCII.GetBytes("tail\r\n");
+        var raw = new System.IO.Pipelines.Pipe();
+        MilterCommandWriter.Write(new MilterCommand.Body(first), raw.Writer);
+        MilterCommandWriter.Write(new MilterCommand.Body(second), raw.Writer);
+        MilterCommandWriter.Write(new MilterCommand.BodyEob([]), raw.Writer);
+        await raw.Writer.FlushAsync();
+        raw.Writer.Complete();
+        byte[] packets = (await raw.Reader.ReadAsync()).Buffer.ToArray();
+        for (int offset = 0; offset < packets.Length; offset += piece)
+        {
+            await client.SendRawAsync(packets[offset..Math.Min(packets.Length, offset + piece)]);
+        }
+        await client.ReadEndOfMessageAsync();
+
+        byte[] expected = [.. "Subject: pieces\r\n\r\n"u8.ToArray(), .. first, .. second];
+        Assert.Equal(expected, check.Spools[0]);
+        await QuitAsync(client, session);
+    }
+
+    [Fact]
+    public void HeaderBytes_MatchesTheFieldAsItStoodInTheMessage()
+    {
+        // Reference: put back the space Postfix ate (unless HDR_LEADSPC), a CR before every bare LF, CRLF at the end.
+        static byte[] Reference(string name, byte[] value, bool leadingSpace)
+        {
+            var bytes = new List<byte>(Encoding.UTF8.GetBytes(name)) { (byte)':' };
+            if (!leadingSpace)
+            {
+                bytes.Add((byte)' ');
+            }
+            byte previous = 0;
+            foreach (byte b in value)
+            {
+                if (b == (byte)'\n' && previous != (byte)'\r')
+                {
+                    bytes.Add((byte)'\r');
+                }
+                bytes.Add(b);
+                previous = b;
+            }
+            bytes.AddRange("\r\n"u8.ToArray());
+            return bytes.ToArray();
+        }
+
+        string[] values = ["", "x", " plain", "\n", "\r\n", "\n\n", "a\n\tb", "a\r\n\tb", "a\n\n b", "\r", "a\r\r\n b", "\na", "a\n", "\u00e9t\u00e9\n x"];
+        var random = new Random(6);
+        IEnumerable<string> generated = Enumerable.Range(0, 200).Select(_ =>
+            new string(Enumerable.Range(0, random.Next(0, 12)).Select(_ => "ab \t\r\n"[random.Next(6)]).ToArray()));
+        foreach (string value in values.Concat(generated))
+        {
+            foreach (string name in new[] { "Subject", "X-\u00c4", "" })
+            {
+                foreach (bool leadingSpace in new[] { true, false })
+                {
+                    byte[] bytes = Encoding.UTF8.GetBytes(value);
+                    Assert.Equal(Reference(name, bytes, leadingSpace), MilterSession.HeaderBytes(new MilterCommand.Header(name, bytes), leadingSpace));
+                }
+            }
+        }
     }
 
     [Fact]
