@@ -130,28 +130,41 @@ public sealed partial class MilterSession : IConnectionHandler
 
     private async Task RunAsync(State state, PipeReader input, PipeWriter output, CancellationToken aborted)
     {
+        using var guard = new ReadGuard(input, _time, state.Connection.Stopping);
         while (true)
         {
             bool midPacket = state.Buffered > 0;
             TimeSpan timeout = midPacket ? _options.PacketTimeout : _options.IdleTimeout;
-            using var timer = new CancellationTokenSource(timeout, _time);
-            using var linked = state.Phase is Phase.Negotiating or Phase.Idle && !midPacket
-                ? CancellationTokenSource.CreateLinkedTokenSource(timer.Token, aborted, state.Connection.Stopping)
-                : CancellationTokenSource.CreateLinkedTokenSource(timer.Token, aborted);
+            bool idle = state.Phase is Phase.Negotiating or Phase.Idle && !midPacket;
+            guard.Arm(timeout, idle);
             ReadResult result;
             try
             {
-                result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
+                // Checked after arming: a stop that comes later cancels the read through the guard.
+                if (idle && state.Connection.Stopping.IsCancellationRequested)
+                {
+                    Log.Stopping(_logger, state.Connection.Id);
+                    return;
+                }
+                result = await input.ReadAsync(aborted).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (timer.IsCancellationRequested && !aborted.IsCancellationRequested)
+            finally
             {
-                Log.Timeout(_logger, state.Connection.Id, midPacket ? "in the middle of a packet" : "between packets", timeout.TotalSeconds, state.Buffered);
-                return;
+                guard.Disarm();
             }
-            catch (OperationCanceledException) when (state.Connection.Stopping.IsCancellationRequested && !aborted.IsCancellationRequested)
+            if (result.IsCanceled)
             {
-                Log.Stopping(_logger, state.Connection.Id);
-                return;
+                if (guard.TimedOut)
+                {
+                    Log.Timeout(_logger, state.Connection.Id, midPacket ? "in the middle of a packet" : "between packets", timeout.TotalSeconds, state.Buffered);
+                    return;
+                }
+                if (idle && state.Connection.Stopping.IsCancellationRequested)
+                {
+                    Log.Stopping(_logger, state.Connection.Id);
+                    return;
+                }
+                // Otherwise a timer or a stop that came just as the previous read completed: read on.
             }
 
             ReadOnlySequence<byte> buffer = result.Buffer;
@@ -182,7 +195,7 @@ public sealed partial class MilterSession : IConnectionHandler
             {
                 return;
             }
-            if (result.IsCompleted || result.IsCanceled)
+            if (result.IsCompleted)
             {
                 if (state.Buffered > 0)
                 {
@@ -751,6 +764,99 @@ public sealed partial class MilterSession : IConnectionHandler
 
         /// <summary>Headers or body arriving.</summary>
         Content,
+    }
+
+    /// <summary>
+    /// The read timeouts and the service's stop for one connection, set up once: a read costs two timer changes
+    /// instead of a timer, a token source and a linked token source (docs/benchmarks.md, milter at 10 sessions).
+    /// </summary>
+    /// <remarks>
+    /// Both end a waiting read with <see cref="PipeReader.CancelPendingRead"/>. The stop ends only a read between
+    /// transactions (<c>idle</c>); one in the middle of a message goes on, and the loop stops before its next idle
+    /// read. A timer or a stop that lands just after a read completed cancels the next read at once, which the loop
+    /// recognises (<see cref="TimedOut"/> false, not idle or not stopping) and reads again.
+    /// </remarks>
+    private sealed class ReadGuard : IDisposable
+    {
+        private readonly PipeReader _input;
+        private readonly ITimer _timer;
+        private readonly CancellationTokenRegistration _stopping;
+        private readonly Lock _gate = new();
+        private bool _reading;
+        private bool _idle;
+        private bool _timedOut;
+
+        public ReadGuard(PipeReader input, TimeProvider time, CancellationToken stopping)
+        {
+            _input = input;
+            _timer = time.CreateTimer(static g => ((ReadGuard)g!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _stopping = stopping.UnsafeRegister(static g => ((ReadGuard)g!).OnStopping(), this);
+        }
+
+        /// <summary>True when the timer ended the last read.</summary>
+        public bool TimedOut
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _timedOut;
+                }
+            }
+        }
+
+        /// <summary>Starts the timeout for the next read; <paramref name="idle"/>: a stop may end it.</summary>
+        public void Arm(TimeSpan timeout, bool idle)
+        {
+            lock (_gate)
+            {
+                _reading = true;
+                _idle = idle;
+                _timedOut = false;
+            }
+            _timer.Change(timeout, Timeout.InfiniteTimeSpan);
+        }
+
+        /// <summary>Stops the timeout after a read.</summary>
+        public void Disarm()
+        {
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            lock (_gate)
+            {
+                _reading = false;
+            }
+        }
+
+        public void Dispose()
+        {
+            _stopping.Dispose();
+            _timer.Dispose();
+        }
+
+        private void OnTimer()
+        {
+            lock (_gate)
+            {
+                if (!_reading)
+                {
+                    return;
+                }
+                _timedOut = true;
+            }
+            _input.CancelPendingRead();
+        }
+
+        private void OnStopping()
+        {
+            lock (_gate)
+            {
+                if (!_reading || !_idle)
+                {
+                    return;
+                }
+            }
+            _input.CancelPendingRead();
+        }
     }
 
     private sealed class State(ConnectionContext connection)

@@ -691,6 +691,65 @@ public sealed class MilterSessionTests
     }
 
     [Fact]
+    public async Task ServiceStopping_DuringAMessage_MessageFinishedThenClosed()
+    {
+        using var stop = new CancellationTokenSource();
+        var check = FakeCheck.Clean();
+        using var h = new MilterHarness(checks: [check]);
+        var connection = new ContentFilter.Testing.InMemoryConnection("milter", stopping: stop.Token);
+        Task session = Task.Run(() => h.Session.HandleAsync(connection.Context, CancellationToken.None));
+        var client = new MilterTestClient(connection);
+        await NegotiateAsync(client);
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(new MilterCommand.Header("Subject", " stop"u8.ToArray()));
+
+        // The stop comes while the session waits for the rest of the message: it must not end that read.
+        await stop.CancelAsync();
+        await Task.Delay(100);
+        Assert.False(session.IsCompleted);
+        await client.SendAsync(new MilterCommand.EndOfHeaders(), new MilterCommand.Body("last\r\n"u8.ToArray()), new MilterCommand.BodyEob([]));
+        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
+
+        Assert.Equal(MilterReplyCode.Continue, replies[^1].Code);
+        Assert.Equal("Subject: stop\r\n\r\nlast\r\n", Encoding.ASCII.GetString(check.Spools[0]));
+        Assert.True(await client.ClosedAsync());
+        await session.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(h.Logged(4014));
+    }
+
+    [Fact]
+    public async Task ReadTimeout_NotFiredWhileAMessageIsChecked()
+    {
+        // The read timer runs only while a read waits: a check that takes longer than the idle timeout is not cut.
+        var time = new FakeTimeProvider();
+        var release = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
+        var check = new FakeCheck("clamav", async (_, ct) =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(ct);
+            return new VirusScanResult { Check = "clamav", Status = CheckStatus.Ok };
+        });
+        using var h = new MilterHarness(checks: [check], options: new MilterOptions { IdleTimeout = TimeSpan.FromSeconds(60), PacketTimeout = TimeSpan.FromSeconds(60), ProgressInterval = TimeSpan.FromHours(1) }, time: time);
+        (MilterTestClient client, Task session, _) = h.Connect();
+        await NegotiateAsync(client);
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(Postfix.Content());
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        for (int i = 0; i < 5; i++)
+        {
+            await Task.Delay(20);
+            time.Advance(TimeSpan.FromSeconds(61));
+        }
+        Assert.False(session.IsCompleted);
+        release.SetResult();
+        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
+        Assert.Equal(MilterReplyCode.Continue, replies[^1].Code);
+        Assert.Single(check.Spools);
+        await QuitAsync(client, session);
+    }
+
+    [Fact]
     public async Task ServiceStopping_IdleConnectionClosed()
     {
         using var stop = new CancellationTokenSource();
