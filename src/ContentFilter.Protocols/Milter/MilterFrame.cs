@@ -13,8 +13,29 @@ internal static class MilterFrame
     /// <returns><c>true</c> with the frame; <c>false</c> with <see cref="MilterError.None"/> = need more bytes.</returns>
     public static bool TryRead(ref SequenceReader<byte> probe, int maxPacketSize, out byte code, out byte[] data, out MilterError error)
     {
-        code = 0;
         data = Array.Empty<byte>();
+        if (!TryRead(ref probe, maxPacketSize, out code, out ReadOnlySequence<byte> slice, out error))
+        {
+            return false;
+        }
+        if (slice.Length > 0)
+        {
+            // Every byte is overwritten at once: no need to zero a body chunk of up to the packet cap first.
+            data = GC.AllocateUninitializedArray<byte>((int)slice.Length);
+            slice.CopyTo(data);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Reads one whole frame without copying it: <paramref name="data"/> points into the input and stays valid only
+    /// until the input's owner advances past it.
+    /// </summary>
+    /// <returns><c>true</c> with the frame; <c>false</c> with <see cref="MilterError.None"/> = need more bytes.</returns>
+    public static bool TryRead(ref SequenceReader<byte> probe, int maxPacketSize, out byte code, out ReadOnlySequence<byte> data, out MilterError error)
+    {
+        code = 0;
+        data = ReadOnlySequence<byte>.Empty;
         error = MilterError.None;
         if (!probe.TryReadBigEndian(out int length))
         {
@@ -36,9 +57,8 @@ internal static class MilterFrame
             return false;
         }
         probe.TryRead(out code);
-        data = new byte[size - 1];
-        probe.TryCopyTo(data);
-        probe.Advance(data.Length);
+        data = probe.UnreadSequence.Slice(0, size - 1);
+        probe.Advance(size - 1);
         return true;
     }
 }

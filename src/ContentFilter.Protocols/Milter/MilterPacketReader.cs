@@ -41,6 +41,38 @@ public sealed class MilterPacketReader
         return true;
     }
 
+    /// <summary>
+    /// Reads the next packet only if it is a whole <c>SMFIC_BODY</c> packet, without copying its chunk:
+    /// <paramref name="chunk"/> points into the input and is valid only until its owner advances past it.
+    /// </summary>
+    /// <param name="reader">The input; advanced past the packet only when <c>true</c> is returned.</param>
+    /// <param name="chunk">The body bytes, exactly as they came.</param>
+    /// <returns>
+    /// <c>false</c> for anything else (another command, an incomplete or a bad packet), with nothing consumed:
+    /// <see cref="TryRead"/> then reads it, or says why it is bad.
+    /// </returns>
+    /// <remarks>
+    /// Body chunks are most of a message's bytes and go straight into the spool; a copy per chunk was a second
+    /// allocation the size of the message (docs/benchmarks.md, milter).
+    /// </remarks>
+    public bool TryReadBody(ref SequenceReader<byte> reader, out ReadOnlySequence<byte> chunk)
+    {
+        chunk = ReadOnlySequence<byte>.Empty;
+        SequenceReader<byte> probe = reader;
+        if (!probe.TryReadBigEndian(out int _) || !probe.TryPeek(out byte code) || code != (byte)MilterCommandCode.Body)
+        {
+            return false;
+        }
+        probe = reader;
+        if (!MilterFrame.TryRead(ref probe, _limits.MaxPacketSize, out code, out ReadOnlySequence<byte> data, out _))
+        {
+            return false;
+        }
+        chunk = data;
+        reader = probe;
+        return true;
+    }
+
     /// <summary>Decodes the data of one packet whose command byte is <paramref name="code"/>.</summary>
     public static bool TryDecode(byte code, byte[] data, out MilterCommand command, out MilterError error)
     {

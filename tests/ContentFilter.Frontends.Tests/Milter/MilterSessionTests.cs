@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using ContentFilter.Frontends.Milter;
 using ContentFilter.Pipeline.Audit;
@@ -497,6 +498,82 @@ public sealed class MilterSessionTests
         await QuitAsync(client, session);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(4096)]
+    public async Task BodyPacketsArrivingInPieces_SpooledExactly(int piece)
+    {
+        // Body chunks go from the pipe's buffer to the spool without a copy: packets cut anywhere, spread over
+        // several buffer segments, and two packets in one read must all arrive byte for byte.
+        var check = FakeCheck.Clean();
+        using var h = new MilterHarness(checks: [check]);
+        (MilterTestClient client, Task session, _) = h.Connect();
+        await NegotiateAsync(client);
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(new MilterCommand.Header("Subject", " pieces"u8.ToArray()), new MilterCommand.EndOfHeaders());
+        byte[] first = Enumerable.Range(0, 10_000).Select(i => (byte)(i % 251)).ToArray();
+        byte[] second = Encoding.ASCII.GetBytes("tail\r\n");
+        var raw = new System.IO.Pipelines.Pipe();
+        MilterCommandWriter.Write(new MilterCommand.Body(first), raw.Writer);
+        MilterCommandWriter.Write(new MilterCommand.Body(second), raw.Writer);
+        MilterCommandWriter.Write(new MilterCommand.BodyEob([]), raw.Writer);
+        await raw.Writer.FlushAsync();
+        raw.Writer.Complete();
+        byte[] packets = (await raw.Reader.ReadAsync()).Buffer.ToArray();
+        for (int offset = 0; offset < packets.Length; offset += piece)
+        {
+            await client.SendRawAsync(packets[offset..Math.Min(packets.Length, offset + piece)]);
+        }
+        await client.ReadEndOfMessageAsync();
+
+        byte[] expected = [.. "Subject: pieces\r\n\r\n"u8.ToArray(), .. first, .. second];
+        Assert.Equal(expected, check.Spools[0]);
+        await QuitAsync(client, session);
+    }
+
+    [Fact]
+    public void HeaderBytes_MatchesTheFieldAsItStoodInTheMessage()
+    {
+        // Reference: put back the space Postfix ate (unless HDR_LEADSPC), a CR before every bare LF, CRLF at the end.
+        static byte[] Reference(string name, byte[] value, bool leadingSpace)
+        {
+            var bytes = new List<byte>(Encoding.UTF8.GetBytes(name)) { (byte)':' };
+            if (!leadingSpace)
+            {
+                bytes.Add((byte)' ');
+            }
+            byte previous = 0;
+            foreach (byte b in value)
+            {
+                if (b == (byte)'\n' && previous != (byte)'\r')
+                {
+                    bytes.Add((byte)'\r');
+                }
+                bytes.Add(b);
+                previous = b;
+            }
+            bytes.AddRange("\r\n"u8.ToArray());
+            return bytes.ToArray();
+        }
+
+        string[] values = ["", "x", " plain", "\n", "\r\n", "\n\n", "a\n\tb", "a\r\n\tb", "a\n\n b", "\r", "a\r\r\n b", "\na", "a\n", "\u00e9t\u00e9\n x"];
+        var random = new Random(6);
+        IEnumerable<string> generated = Enumerable.Range(0, 200).Select(_ =>
+            new string(Enumerable.Range(0, random.Next(0, 12)).Select(_ => "ab \t\r\n"[random.Next(6)]).ToArray()));
+        foreach (string value in values.Concat(generated))
+        {
+            foreach (string name in new[] { "Subject", "X-\u00c4", "" })
+            {
+                foreach (bool leadingSpace in new[] { true, false })
+                {
+                    byte[] bytes = Encoding.UTF8.GetBytes(value);
+                    Assert.Equal(Reference(name, bytes, leadingSpace), MilterSession.HeaderBytes(new MilterCommand.Header(name, bytes), leadingSpace));
+                }
+            }
+        }
+    }
+
     [Fact]
     public async Task LargeBody_SpooledToDiskAndDeletedAfterReply()
     {
@@ -610,6 +687,65 @@ public sealed class MilterSessionTests
 
         Assert.Equal("198.51.100.1", check.Contexts.Single().Envelope.Client.Address?.ToString());
         Assert.Null(check.Contexts.Single().Envelope.Client.Helo);
+        await QuitAsync(client, session);
+    }
+
+    [Fact]
+    public async Task ServiceStopping_DuringAMessage_MessageFinishedThenClosed()
+    {
+        using var stop = new CancellationTokenSource();
+        var check = FakeCheck.Clean();
+        using var h = new MilterHarness(checks: [check]);
+        var connection = new ContentFilter.Testing.InMemoryConnection("milter", stopping: stop.Token);
+        Task session = Task.Run(() => h.Session.HandleAsync(connection.Context, CancellationToken.None));
+        var client = new MilterTestClient(connection);
+        await NegotiateAsync(client);
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(new MilterCommand.Header("Subject", " stop"u8.ToArray()));
+
+        // The stop comes while the session waits for the rest of the message: it must not end that read.
+        await stop.CancelAsync();
+        await Task.Delay(100);
+        Assert.False(session.IsCompleted);
+        await client.SendAsync(new MilterCommand.EndOfHeaders(), new MilterCommand.Body("last\r\n"u8.ToArray()), new MilterCommand.BodyEob([]));
+        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
+
+        Assert.Equal(MilterReplyCode.Continue, replies[^1].Code);
+        Assert.Equal("Subject: stop\r\n\r\nlast\r\n", Encoding.ASCII.GetString(check.Spools[0]));
+        Assert.True(await client.ClosedAsync());
+        await session.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(h.Logged(4014));
+    }
+
+    [Fact]
+    public async Task ReadTimeout_NotFiredWhileAMessageIsChecked()
+    {
+        // The read timer runs only while a read waits: a check that takes longer than the idle timeout is not cut.
+        var time = new FakeTimeProvider();
+        var release = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
+        var check = new FakeCheck("clamav", async (_, ct) =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(ct);
+            return new VirusScanResult { Check = "clamav", Status = CheckStatus.Ok };
+        });
+        using var h = new MilterHarness(checks: [check], options: new MilterOptions { IdleTimeout = TimeSpan.FromSeconds(60), PacketTimeout = TimeSpan.FromSeconds(60), ProgressInterval = TimeSpan.FromHours(1) }, time: time);
+        (MilterTestClient client, Task session, _) = h.Connect();
+        await NegotiateAsync(client);
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(Postfix.Content());
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        for (int i = 0; i < 5; i++)
+        {
+            await Task.Delay(20);
+            time.Advance(TimeSpan.FromSeconds(61));
+        }
+        Assert.False(session.IsCompleted);
+        release.SetResult();
+        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
+        Assert.Equal(MilterReplyCode.Continue, replies[^1].Code);
+        Assert.Single(check.Spools);
         await QuitAsync(client, session);
     }
 

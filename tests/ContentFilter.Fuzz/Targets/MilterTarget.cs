@@ -32,13 +32,20 @@ internal static class MilterTarget
             item = null;
             error = null;
             SequenceReader<byte> before = reader;
+            SequenceReader<byte> bodyProbe = reader;
+            bool body = packets.TryReadBody(ref bodyProbe, out ReadOnlySequence<byte> chunk);
+            FuzzInvariantException.Check(body || bodyProbe.Consumed == before.Consumed, "TryReadBody consumed bytes without a body");
             if (!packets.TryRead(ref reader, out MilterCommand command, out MilterError e))
             {
+                FuzzInvariantException.Check(!body, "TryReadBody took a packet TryRead refuses");
                 FuzzInvariantException.Check(reader.Consumed == before.Consumed, "a refused or incomplete packet consumed bytes");
                 error = e == MilterError.None ? null : e.ToString();
                 return false;
             }
             FuzzInvariantException.Check(reader.Consumed - before.Consumed - 4 <= cap, "a command over the cap was read");
+            FuzzInvariantException.Check(body == command is MilterCommand.Body, "TryReadBody and TryRead disagree on a body packet");
+            FuzzInvariantException.Check(!body || (bodyProbe.Consumed == reader.Consumed && chunk.ToArray().AsSpan().SequenceEqual(((MilterCommand.Body)command).Chunk)),
+                "TryReadBody's chunk differs from TryRead's");
             byte[] written = Write(command);
             var again = new SequenceReader<byte>(new ReadOnlySequence<byte>(written));
             FuzzInvariantException.Check(new MilterPacketReader(Unlimited).TryRead(ref again, out MilterCommand command2, out MilterError e2) && again.End, $"a written {command.Code} packet does not read back ({e2})");

@@ -87,6 +87,60 @@ public sealed class MilterPacketReaderTests
     }
 
     [Fact]
+    public void TryReadBody_BodyPacketSplitAtEveryOffset_GivesTheChunkWithoutCopyOnlyWhenWhole()
+    {
+        byte[] body = Encoding.ASCII.GetBytes("line 1\r\nline 2\r\n");
+        byte[] stream = Cat(Packet('B', body), Packet('E'));
+        for (int cut = 0; cut < stream.Length; cut++)
+        {
+            var partial = new SequenceReader<byte>(new ReadOnlySequence<byte>(stream, 0, Math.Min(cut, 4 + 1 + body.Length - 1)));
+            Assert.False(Reader.TryReadBody(ref partial, out _), $"prefix {cut}");
+            Assert.Equal(0, partial.Consumed);
+
+            ReadOnlySequence<byte> split = Split(stream, cut);
+            var reader = new SequenceReader<byte>(split);
+            Assert.True(Reader.TryReadBody(ref reader, out ReadOnlySequence<byte> chunk), $"split {cut}");
+            Assert.Equal(body, chunk.ToArray());
+            Assert.Equal(4 + 1 + body.Length, reader.Consumed);
+
+            // What follows is left for TryRead.
+            Assert.False(Reader.TryReadBody(ref reader, out _));
+            Assert.True(Reader.TryRead(ref reader, out MilterCommand next, out _));
+            Assert.Equal(new MilterCommand.BodyEob([]), next);
+            Assert.True(reader.End);
+        }
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0, 0, 0, 0, (byte)'B' }, MilterError.ZeroLength)]
+    [InlineData(new byte[] { 0, 0, 0, 101, (byte)'B' }, MilterError.TooLong)]
+    [InlineData(new byte[] { 0xff, 0xff, 0xff, 0xff, (byte)'B' }, MilterError.TooLong)]
+    public void TryReadBody_BadBodyPacket_LeavesItForTryReadToReport(byte[] packet, MilterError expected)
+    {
+        var small = new MilterPacketReader(new MilterLimits { MaxPacketSize = 100 });
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(packet));
+        Assert.False(small.TryReadBody(ref reader, out _));
+        Assert.Equal(0, reader.Consumed);
+        Assert.False(small.TryRead(ref reader, out _, out MilterError error));
+        Assert.Equal(expected, error);
+    }
+
+    [Fact]
+    public void TryReadBody_OtherCommands_AreNotTaken()
+    {
+        foreach (object[] row in Packets())
+        {
+            if (((MilterCommand)row[2]).Code == MilterCommandCode.Body)
+            {
+                continue;
+            }
+            var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>((byte[])row[1]));
+            Assert.False(Reader.TryReadBody(ref reader, out _), (string)row[0]);
+            Assert.Equal(0, reader.Consumed);
+        }
+    }
+
+    [Fact]
     public void TryRead_ZeroLength_FailsWithoutReadingCommandByte()
     {
         var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(new byte[] { 0, 0, 0, 0 }));
