@@ -28,7 +28,7 @@ public class SqliteCheckpointTests : IClassFixture<GreylistStoreFixture>
     public async Task ACheckpointInProgress_HoldsNoQuery_AndAfterwardsTheRowsAreInTheDatabaseFile()
     {
         string path = _fixture.NewSqlitePath();
-        using var held = new Holder();
+        using var held = new FirstCallHolder(Wait);
         await using var store = new SqliteGreylistStore(path, null, pagesPerCheckpoint: 10, held.Hook);
 
         for (int i = 0; i < 10; i++)
@@ -44,7 +44,7 @@ public class SqliteCheckpointTests : IClassFixture<GreylistStoreFixture>
             Assert.False(result.Triplet.Found);
         }
         Assert.Equal(0, store.Checkpoints);
-        Assert.Equal(110, CountRows(path));
+        Assert.Equal(110, SqliteRows.Count(path));
 
         // Released, it checkpoints, then once more for the requests made meanwhile (one, however many there were).
         held.Release();
@@ -53,7 +53,7 @@ public class SqliteCheckpointTests : IClassFixture<GreylistStoreFixture>
         // Every row is in the database file itself, not only in the WAL.
         string copy = Path.Combine(Path.GetDirectoryName(path)!, "copy.db");
         File.Copy(path, copy);
-        Assert.Equal(110, CountRows(copy));
+        Assert.Equal(110, SqliteRows.Count(copy));
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public class SqliteCheckpointTests : IClassFixture<GreylistStoreFixture>
         // Each commit appended at least a frame; the WAL now holds far fewer than all of them: it started over.
         (long frames, _) = WalFrames(path);
         Assert.True(frames < Queries / 2, $"{frames} frames in the WAL after {Queries + 1} single-row commits, {store.Checkpoints} checkpoints, {store.WalRestarts} restarts");
-        Assert.Equal(Queries + 1, CountRows(path));
+        Assert.Equal(Queries + 1, SqliteRows.Count(path));
     }
 
     /// <summary>(frames in the WAL, frames copied), as SQLite reports them for a passive checkpoint from another connection.</summary>
@@ -91,41 +91,5 @@ public class SqliteCheckpointTests : IClassFixture<GreylistStoreFixture>
         using SqliteDataReader reader = command.ExecuteReader();
         Assert.True(reader.Read());
         return (reader.GetInt64(1), reader.GetInt64(2));
-    }
-
-    private static long CountRows(string path)
-    {
-        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
-        connection.Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM triplet";
-        return (long)command.ExecuteScalar()!;
-    }
-
-    /// <summary>Holds the first checkpoint until released; later ones pass.</summary>
-    private sealed class Holder : IDisposable
-    {
-        private readonly ManualResetEventSlim _go = new(false);
-        private int _calls;
-
-        public SemaphoreSlim Entered { get; } = new(0);
-
-        public void Hook()
-        {
-            if (Interlocked.Increment(ref _calls) == 1)
-            {
-                Entered.Release();
-                _go.Wait(Wait);
-            }
-        }
-
-        public void Release() => _go.Set();
-
-        public void Dispose()
-        {
-            _go.Set();
-            _go.Dispose();
-            Entered.Dispose();
-        }
     }
 }

@@ -1,5 +1,4 @@
 using ContentFilter.Checks.Greylisting;
-using Microsoft.Data.Sqlite;
 
 namespace ContentFilter.Checks.Tests.Greylisting;
 
@@ -43,7 +42,7 @@ public class SqliteGroupCommitTests : IClassFixture<GreylistStoreFixture>
     public async Task QueriesArrivingDuringATransaction_WaitForTheNextCommit_AndShareIt()
     {
         string path = _fixture.NewSqlitePath();
-        using var held = new Holder();
+        using var held = new FirstCallHolder(Wait);
         await using var store = new SqliteGreylistStore(path, held.Hook);
         Task<GreylistCheckResult> leader = Task.Run(() => store.CheckAsync(Check("lead"), CancellationToken.None).AsTask());
         Assert.True(await held.Entered.WaitAsync(Wait));
@@ -59,7 +58,7 @@ public class SqliteGroupCommitTests : IClassFixture<GreylistStoreFixture>
             }
         }
         Assert.All(queued, q => Assert.False(q.Task.IsCompleted));
-        Assert.Equal(0, CountRows(path, "triplet"));
+        Assert.Equal(0, SqliteRows.Count(path));
         held.Release();
 
         Assert.False((await leader.WaitAsync(Wait)).Triplet.Found);
@@ -73,14 +72,14 @@ public class SqliteGroupCommitTests : IClassFixture<GreylistStoreFixture>
             Assert.Equal(i >= 10, results[i].Triplet.Found);
             Assert.Equal(Now, results[i].Triplet.First);
         }
-        Assert.Equal(11, CountRows(path, "triplet"));
+        Assert.Equal(11, SqliteRows.Count(path));
     }
 
     [Fact]
     public async Task AFailingQuery_FailsEveryQueryOfItsTransaction_AndNoneOfThemIsStored()
     {
         string path = _fixture.NewSqlitePath();
-        using var held = new Holder();
+        using var held = new FirstCallHolder(Wait);
         await using var store = new SqliteGreylistStore(path, held.Hook);
         Task<GreylistCheckResult> leader = Task.Run(() => store.CheckAsync(Check("lead"), CancellationToken.None).AsTask());
         Assert.True(await held.Entered.WaitAsync(Wait));
@@ -95,12 +94,12 @@ public class SqliteGroupCommitTests : IClassFixture<GreylistStoreFixture>
         Exception failure = await Assert.ThrowsAnyAsync<Exception>(() => bad.WaitAsync(Wait));
         Assert.Same(failure, await Assert.ThrowsAnyAsync<Exception>(() => before.WaitAsync(Wait)));
         Assert.Same(failure, await Assert.ThrowsAnyAsync<Exception>(() => after.WaitAsync(Wait)));
-        Assert.Equal(1, CountRows(path, "triplet"));
+        Assert.Equal(1, SqliteRows.Count(path));
 
         // Rolled back, not half applied: the store goes on, and "before" is new again.
         GreylistCheckResult again = await store.CheckAsync(Check("before"), CancellationToken.None).AsTask().WaitAsync(Wait);
         Assert.False(again.Triplet.Found);
-        Assert.Equal(2, CountRows(path, "triplet"));
+        Assert.Equal(2, SqliteRows.Count(path));
     }
 
     [Fact]
@@ -121,42 +120,6 @@ public class SqliteGroupCommitTests : IClassFixture<GreylistStoreFixture>
 
         Assert.Equal(20, perWorker.SelectMany(r => r).Count(r => !r.Triplet.Found));
         Assert.InRange(store.GroupCommits, 1, 800);
-        Assert.Equal(20, CountRows(path, "triplet"));
-    }
-
-    private static long CountRows(string path, string table)
-    {
-        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
-        connection.Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = $"SELECT count(*) FROM {table}";
-        return (long)command.ExecuteScalar()!;
-    }
-
-    /// <summary>Holds the first group transaction until released; later ones pass.</summary>
-    private sealed class Holder : IDisposable
-    {
-        private readonly ManualResetEventSlim _go = new(false);
-        private int _calls;
-
-        public SemaphoreSlim Entered { get; } = new(0);
-
-        public void Hook()
-        {
-            if (Interlocked.Increment(ref _calls) == 1)
-            {
-                Entered.Release();
-                _go.Wait(Wait);
-            }
-        }
-
-        public void Release() => _go.Set();
-
-        public void Dispose()
-        {
-            _go.Set();
-            _go.Dispose();
-            Entered.Dispose();
-        }
+        Assert.Equal(20, SqliteRows.Count(path));
     }
 }
