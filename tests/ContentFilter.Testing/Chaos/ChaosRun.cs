@@ -23,7 +23,7 @@ namespace ContentFilter.Testing.Chaos;
 /// <remarks>
 /// Shared by the reduced run in the test suite (Reliability/ChaosTests) and the full run of <c>scripts/chaos</c>
 /// (tests/ContentFilter.Chaos): one driver, different <see cref="ChaosOptions"/>. Faults fire one after the other at
-/// even steps of delivery progress, so each one hits a filter that is busy. Needs root (Postfix masters, tmpfs).
+/// even steps of progress (deliveries; messages answered at the milter door), so each one hits a filter that is busy. Needs root (Postfix masters, tmpfs).
 /// </remarks>
 public sealed partial class ChaosRun : IAsyncDisposable
 {
@@ -42,6 +42,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
     private ContentFilterProcess? _filter;
     private TmpfsMount? _spoolMount;
     private string? _milter;
+    private int _answered;
 
     private ChaosRun(ChaosOptions options)
     {
@@ -259,6 +260,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
                             await Task.Delay(1000, cancellationToken);
                         }
                     }
+                    Interlocked.Increment(ref _answered);
                     if (queueId is null)
                     {
                         lock (_report)
@@ -329,11 +331,17 @@ public sealed partial class ChaosRun : IAsyncDisposable
                 events.Add(outages[i]);
             }
         }
-        int expected = ExpectedDeliveries();
+        // The proxy acts after the queue, so its faults are timed by deliveries; the milter acts while the sender
+        // waits, so its faults are timed by messages answered (on a fast machine the last delivery can come after
+        // the last message was sent, and a fault timed by deliveries would hit nothing).
+        bool milter = _options.Door == ChaosDoor.Milter;
+        int expected = milter ? _options.Messages : ExpectedDeliveries();
+        Func<int> progress = milter ? () => Volatile.Read(ref _answered) : CountDelivered;
+        string unit = milter ? "messages answered" : "deliveries";
         for (int e = 0; e < events.Count; e++)
         {
             int threshold = (int)((long)expected * (e + 1) / (events.Count + 1));
-            await Poll.UntilAsync(() => CountDelivered() >= threshold, _options.RunTimeout, $"{threshold} deliveries before the {events[e].Name}", TimeSpan.FromMilliseconds(100), cancellationToken);
+            await Poll.UntilAsync(() => progress() >= threshold, _options.RunTimeout, $"{threshold} {unit} before the {events[e].Name}", TimeSpan.FromMilliseconds(100), cancellationToken);
             await events[e].Run(cancellationToken);
         }
         await sending;
