@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace ContentFilter.Checks.Greylisting;
 
@@ -46,7 +47,16 @@ public sealed class SqliteGreylistStore : IGreylistStore
 
     /// <summary>Opens (and creates) the database at <paramref name="path"/>.</summary>
     public SqliteGreylistStore(string path)
-        : this(path, null)
+        : this(path, beforeGroupCommit: null)
+    {
+    }
+
+    /// <summary>Opens (and creates) the database at <paramref name="path"/>; failed WAL checkpoints are logged to <paramref name="logger"/>.</summary>
+    /// <param name="path">The database file.</param>
+    /// <param name="logger">Where the checkpoint thread's trouble is logged (<see cref="SqliteWalCheckpointer"/>); null = nowhere.</param>
+    /// <param name="time">The clock spacing those warnings; null = the system's.</param>
+    public SqliteGreylistStore(string path, ILogger? logger, TimeProvider? time = null)
+        : this(path, null, DefaultPagesPerCheckpoint, null, logger, time)
     {
     }
 
@@ -57,7 +67,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
     }
 
     /// <summary>Tests: checkpoints after <paramref name="pagesPerCheckpoint"/> page writes (the WAL starts over from 4 × as many frames); <paramref name="beforeCheckpoint"/> runs on the checkpoint thread before each.</summary>
-    internal SqliteGreylistStore(string path, Action? beforeGroupCommit, int pagesPerCheckpoint, Action? beforeCheckpoint)
+    internal SqliteGreylistStore(string path, Action? beforeGroupCommit, int pagesPerCheckpoint, Action? beforeCheckpoint, ILogger? logger = null, TimeProvider? time = null)
     {
         _beforeGroupCommit = beforeGroupCommit;
         _pagesPerCheckpoint = pagesPerCheckpoint;
@@ -91,7 +101,7 @@ public sealed class SqliteGreylistStore : IGreylistStore
         _putTriplet = Prepare("INSERT INTO triplet (key, first, last) VALUES ($key, $first, $last) ON CONFLICT(key) DO UPDATE SET first = excluded.first, last = excluded.last;", "$key", "$first", "$last");
         _getClient = Prepare("SELECT count, last FROM client WHERE key = $key;", "$key");
         _putClient = Prepare("INSERT INTO client (key, count, last) VALUES ($key, $count, $last) ON CONFLICT(key) DO UPDATE SET count = excluded.count, last = excluded.last;", "$key", "$count", "$last");
-        _checkpointer = new SqliteWalCheckpointer(builder.ToString(), 4L * pagesPerCheckpoint, HoldWrites, beforeCheckpoint);
+        _checkpointer = new SqliteWalCheckpointer(builder.ToString(), 4L * pagesPerCheckpoint, HoldWrites, beforeCheckpoint, logger, time);
     }
 
     /// <summary>Checkpoints run so far by the checkpoint thread; for tests and diagnostics.</summary>
@@ -99,6 +109,9 @@ public sealed class SqliteGreylistStore : IGreylistStore
 
     /// <summary>Checkpoints that made the WAL start over; for tests and diagnostics.</summary>
     internal long WalRestarts => _checkpointer.Restarts;
+
+    /// <summary>Checkpoints that failed (each logged or counted in the next warning); for tests and diagnostics.</summary>
+    internal long CheckpointFailures => _checkpointer.Failures;
 
     /// <inheritdoc />
     public ValueTask<TripletState> UpdateTripletAsync(string key, long now, GreylistTiming timing, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace ContentFilter.Checks.Greylisting;
 
@@ -15,13 +16,22 @@ namespace ContentFilter.Checks.Greylisting;
 /// the WAL from the beginning.</para>
 /// <para>Durability is what it was: <c>synchronous=NORMAL</c>, a commit survives a crash of the process; a power
 /// cut may lose the commits since the WAL was last synced by a checkpoint (those senders wait once more).</para>
+/// <para>A checkpoint that fails (disk full, I/O error) leaves the WAL growing, so it is logged as a warning with
+/// the error and the count of failures in a row: the first one at once, then at most one line per
+/// <see cref="FailureLogInterval"/> (a checkpoint is asked for after every 1,000 page writes, which under load is
+/// many times a second); when a checkpoint succeeds again after a logged failure, an information line says so.</para>
 /// </remarks>
-internal sealed class SqliteWalCheckpointer : IDisposable
+internal sealed partial class SqliteWalCheckpointer : IDisposable
 {
+    /// <summary>The least time between two warnings about failing checkpoints.</summary>
+    public static readonly TimeSpan FailureLogInterval = TimeSpan.FromMinutes(1);
+
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _passive;
     private readonly Action<Action> _holdWrites;
     private readonly Action? _beforeCheckpoint;
+    private readonly ILogger? _logger;
+    private readonly TimeProvider _time;
     private readonly ManualResetEventSlim _signal = new(false, spinCount: 0);
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -29,16 +39,26 @@ internal sealed class SqliteWalCheckpointer : IDisposable
     private long _restarts;
     private long _failures;
 
+    // The checkpoint thread's own: failures since the last success, and when (and whether, in this run of
+    // failures) a warning was last logged.
+    private long _failuresInARow;
+    private long? _lastWarning;
+    private bool _warnedInThisRun;
+
     /// <summary>Opens the second connection and starts the thread.</summary>
     /// <param name="connectionString">The store's database.</param>
     /// <param name="restartFrames">WAL frames from which a checkpoint is repeated with writes held off, so the WAL starts over.</param>
     /// <param name="holdWrites">Runs its argument while the store commits nothing.</param>
     /// <param name="beforeCheckpoint">Tests: runs on the thread before each checkpoint.</param>
-    public SqliteWalCheckpointer(string connectionString, long restartFrames, Action<Action> holdWrites, Action? beforeCheckpoint)
+    /// <param name="logger">Where failed checkpoints are logged; null = nowhere (they are still counted).</param>
+    /// <param name="time">The clock that spaces the failure warnings; null = the system's.</param>
+    public SqliteWalCheckpointer(string connectionString, long restartFrames, Action<Action> holdWrites, Action? beforeCheckpoint, ILogger? logger = null, TimeProvider? time = null)
     {
         RestartFrames = restartFrames;
         _holdWrites = holdWrites;
         _beforeCheckpoint = beforeCheckpoint;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
         _connection = new SqliteConnection(connectionString);
         _connection.Open();
         _passive = _connection.CreateCommand();
@@ -104,14 +124,48 @@ internal sealed class SqliteWalCheckpointer : IDisposable
                     _holdWrites(() => Passive());
                     Interlocked.Increment(ref _restarts);
                 }
+                Succeeded(); // before the count, so whoever sees the count sees the log line too
                 Interlocked.Increment(ref _checkpoints);
             }
             catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
             {
                 // A checkpoint that fails leaves the WAL as it was; the next request tries again.
+                Failed(ex);
                 Interlocked.Increment(ref _failures);
             }
         }
+    }
+
+    private void Failed(Exception ex)
+    {
+        _failuresInARow++;
+        long now = _time.GetTimestamp();
+        if (_lastWarning is long last && _time.GetElapsedTime(last, now) < FailureLogInterval)
+        {
+            return;
+        }
+        _lastWarning = now;
+        _warnedInThisRun = true;
+        if (_logger is not null)
+        {
+            Log.CheckpointFailed(_logger, _failuresInARow, ex.Message);
+        }
+    }
+
+    private void Succeeded()
+    {
+        if (_failuresInARow == 0)
+        {
+            return;
+        }
+        // Only after a run of failures that was logged: a failure or two between successes that fell within a
+        // warning's interval pass unlogged both ways, so the lines stay at most two a minute.
+        if (_warnedInThisRun && _logger is not null)
+        {
+            Log.CheckpointsResumed(_logger, _failuresInARow);
+        }
+        _failuresInARow = 0;
+        _warnedInThisRun = false;
     }
 
     /// <summary>One <c>PASSIVE</c> checkpoint: (frames in the WAL, frames copied into the file).</summary>
@@ -119,5 +173,14 @@ internal sealed class SqliteWalCheckpointer : IDisposable
     {
         using SqliteDataReader reader = _passive.ExecuteReader();
         return reader.Read() ? (reader.GetInt64(1), reader.GetInt64(2)) : (0, 0);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 6209, Level = LogLevel.Warning, Message = "Greylist database: WAL checkpoint failed ({Failures} in a row): {Error}; the WAL grows until one succeeds (next warning in a minute at the earliest)")]
+        public static partial void CheckpointFailed(ILogger logger, long failures, string error);
+
+        [LoggerMessage(EventId = 6210, Level = LogLevel.Information, Message = "Greylist database: WAL checkpoints succeed again after {Failures} failures in a row")]
+        public static partial void CheckpointsResumed(ILogger logger, long failures);
     }
 }

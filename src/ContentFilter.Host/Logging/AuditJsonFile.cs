@@ -44,13 +44,11 @@ public sealed partial class AuditJsonFile : IDisposable
     // Greylist decisions queued for the writer thread (Enqueue): a policy server answers thousands a second, and a
     // write(2) each was a good share of its CPU.
     private readonly ConcurrentQueue<(DateTime Time, string Line, GreylistAuditRecord Record)> _queue = new();
-    private readonly ManualResetEventSlim _signal = new(false, spinCount: 0);
     private readonly object _drainGate = new();
     private readonly ArrayBufferWriter<byte> _batch = new(16 * 1024);
     private readonly Action<Exception>? _onQueuedWriteError;
-    private Thread? _writer;
+    private readonly BatchWriterThread _writer;
     private int _queued;
-    private volatile bool _stopping;
 
     /// <summary>Opens (creating it 0640 if needed) <paramref name="path"/> for appending.</summary>
     /// <exception cref="IOException">The file cannot be opened; the message names it and the reason.</exception>
@@ -67,6 +65,8 @@ public sealed partial class AuditJsonFile : IDisposable
             throw new IOException($"{path}: cannot open for appending: {new Win32Exception(errno).Message}");
         }
         _handle = new SafeFileHandle(fd, ownsHandle: true);
+        // Started by the first Enqueue: a file that only gets Append has no thread.
+        _writer = new BatchWriterThread("audit writer", BatchWriterThread.DefaultDelay, WriteQueuedOnWriter, startNow: false);
     }
 
     /// <summary>The file's path.</summary>
@@ -82,16 +82,17 @@ public sealed partial class AuditJsonFile : IDisposable
 
     /// <summary>Queues one greylist decision; a writer thread appends the queued ones together, with one <c>write(2)</c>.</summary>
     /// <remarks>
-    /// <para>The writer sleeps <see cref="BatchDelay"/> after each write, so under load it writes a couple of
-    /// hundred times a second whatever the rate, and at rest a record reaches the file within that delay. The time
-    /// stamp (<c>@t</c>) is the moment of the call. <see cref="Dispose"/> writes what is queued.</para>
+    /// <para>The writer (<see cref="BatchWriterThread"/>, started by the first call) sleeps 5 ms after each write,
+    /// so under load it writes a couple of hundred times a second whatever the rate, and at rest a record reaches
+    /// the file within that delay. The time stamp (<c>@t</c>) is the moment of the call. <see cref="Dispose"/>
+    /// writes what is queued.</para>
     /// <para>Nothing is dropped: past <see cref="QueueCapacity"/> queued records the caller writes the queue itself
     /// (which keeps each caller's records in order and the memory bounded). Records are whole lines, each batch
     /// is appended at once, so the quarantine CLI's appends still never interleave with them.</para>
     /// </remarks>
     public void Enqueue(string greylistLine, GreylistAuditRecord record)
     {
-        if (_stopping)
+        if (_writer.IsStopping)
         {
             Append(greylistLine, record);
             return;
@@ -102,55 +103,24 @@ public sealed partial class AuditJsonFile : IDisposable
             WriteQueued();
             return;
         }
-        if (_writer is null)
-        {
-            StartWriter();
-        }
-        if (!_signal.IsSet)
-        {
-            _signal.Set();
-        }
+        _writer.Signal();
     }
-
-    /// <summary>The writer's pause after each batch.</summary>
-    public static readonly TimeSpan BatchDelay = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Records queued at most before a caller writes the queue itself.</summary>
     public const int QueueCapacity = 10_000;
 
-    private void StartWriter()
+    /// <summary>The writer thread's batch: <see cref="WriteQueued"/>, its failures reported.</summary>
+    private void WriteQueuedOnWriter()
     {
-        lock (_drainGate)
+        try
         {
-            if (_writer is null && !_stopping)
-            {
-                _writer = new Thread(RunWriter) { IsBackground = true, Name = "audit writer" };
-                _writer.Start();
-            }
+            WriteQueued();
         }
-    }
-
-    private void RunWriter()
-    {
-        while (true)
+        catch (Exception ex)
         {
-            _signal.Wait();
-            _signal.Reset();
-            try
-            {
-                WriteQueued();
-            }
-            catch (Exception ex)
-            {
-                // Whatever it is (a full disk, a record that will not serialise), a failed audit write must not
-                // end this thread: an exception escaping it would end the whole service.
-                _onQueuedWriteError?.Invoke(ex);
-            }
-            if (_stopping)
-            {
-                return;
-            }
-            Thread.Sleep(BatchDelay);
+            // Whatever it is (a full disk, a record that will not serialise), a failed audit write must not
+            // end this thread: an exception escaping it would end the whole service.
+            _onQueuedWriteError?.Invoke(ex);
         }
     }
 
@@ -239,14 +209,11 @@ public sealed partial class AuditJsonFile : IDisposable
     /// <summary>Writes what is queued, stops the writer and closes the file.</summary>
     public void Dispose()
     {
-        if (!_stopping)
+        if (!_writer.IsStopping)
         {
-            lock (_drainGate)
-            {
-                _stopping = true;
-            }
-            _signal.Set();
-            _writer?.Join(TimeSpan.FromSeconds(10));
+            // The writer thread, if it started, writes what is queued and ends; this writes whatever is left (no
+            // thread, a writer still stuck after the join's timeout, a record queued by an Enqueue racing this).
+            _writer.Dispose();
             try
             {
                 WriteQueued();

@@ -13,25 +13,21 @@ namespace ContentFilter.Host.Logging;
 /// <remarks>
 /// <para>Serilog's async wrapper wakes its thread for every event and, idle again, spins before it sleeps; with a
 /// line per greylisting decision (thousands a second) that was a good share of the policy server's CPU. Here the
-/// caller only enqueues; the writer sleeps <see cref="BatchDelay"/> after each write, so under load it wakes a
-/// couple of hundred times a second whatever the rate, and at rest a line appears within that delay.</para>
+/// caller only enqueues; the writer (<see cref="BatchWriterThread"/>) sleeps the batch delay (5 ms by default)
+/// after each write, so under load it wakes a couple of hundred times a second whatever the rate, and at rest a
+/// line appears within that delay.</para>
 /// <para>Like the async wrapper, a slow reader never stalls the caller: past <c>capacity</c> queued events new ones
 /// are dropped and counted, and the count is logged with the next batch. Disposing writes what is queued.</para>
 /// </remarks>
 public sealed class BatchingStreamSink : ILogEventSink, IDisposable
 {
-    /// <summary>The writer's pause after each batch.</summary>
-    public static readonly TimeSpan BatchDelay = TimeSpan.FromMilliseconds(5);
-
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     private readonly ITextFormatter _formatter;
     private readonly Stream _output;
     private readonly int _capacity;
-    private readonly TimeSpan _delay;
     private readonly ConcurrentQueue<LogEvent> _queue = new();
-    private readonly ManualResetEventSlim _signal = new(false, spinCount: 0);
-    private readonly Thread _thread;
+    private readonly BatchWriterThread _writer;
     private readonly StringWriter _text = new(System.Globalization.CultureInfo.InvariantCulture);
     private readonly Encoder _encoder = Utf8.GetEncoder();
     private readonly Stream? _errorOutput;
@@ -39,13 +35,12 @@ public sealed class BatchingStreamSink : ILogEventSink, IDisposable
     private byte[] _bytes = new byte[16 * 1024];
     private int _queued;
     private long _dropped;
-    private volatile bool _stopping;
 
     /// <summary>Starts the writer thread.</summary>
     /// <param name="formatter">Formats one event (with its line end).</param>
     /// <param name="output">Where the batches go; not disposed.</param>
     /// <param name="capacity">Events queued at most; more are dropped and counted.</param>
-    /// <param name="delay">Pause after each batch (default <see cref="BatchDelay"/>).</param>
+    /// <param name="delay">Pause after each batch (default <see cref="BatchWriterThread.DefaultDelay"/>, 5 ms).</param>
     /// <param name="errorOutput">Where events from <paramref name="errorFromLevel"/> up go instead, written at once by the caller (stderr); null = none.</param>
     /// <param name="errorFromLevel">See <paramref name="errorOutput"/>.</param>
     public BatchingStreamSink(ITextFormatter formatter, Stream output, int capacity = 10_000, TimeSpan? delay = null, Stream? errorOutput = null, LogEventLevel errorFromLevel = LogEventLevel.Fatal)
@@ -55,9 +50,7 @@ public sealed class BatchingStreamSink : ILogEventSink, IDisposable
         _errorOutput = errorOutput;
         _errorFromLevel = errorFromLevel;
         _capacity = capacity;
-        _delay = delay ?? BatchDelay;
-        _thread = new Thread(Run) { IsBackground = true, Name = "log writer" };
-        _thread.Start();
+        _writer = new BatchWriterThread("log writer", delay ?? BatchWriterThread.DefaultDelay, WriteQueued, startNow: true);
     }
 
     /// <inheritdoc />
@@ -75,23 +68,11 @@ public sealed class BatchingStreamSink : ILogEventSink, IDisposable
             return;
         }
         _queue.Enqueue(logEvent);
-        if (!_signal.IsSet)
-        {
-            _signal.Set();
-        }
+        _writer.Signal();
     }
 
     /// <summary>Writes what is queued and stops the writer.</summary>
-    public void Dispose()
-    {
-        if (_stopping)
-        {
-            return;
-        }
-        _stopping = true;
-        _signal.Set();
-        _thread.Join(TimeSpan.FromSeconds(10));
-    }
+    public void Dispose() => _writer.Dispose();
 
     private void WriteError(LogEvent logEvent, Stream error)
     {
@@ -109,22 +90,6 @@ public sealed class BatchingStreamSink : ILogEventSink, IDisposable
         catch (Exception ex)
         {
             Serilog.Debugging.SelfLog.WriteLine("log event not written: {0}", ex);
-        }
-    }
-
-    private void Run()
-    {
-        while (true)
-        {
-            _signal.Wait();
-            _signal.Reset();
-            WriteQueued();
-            if (_stopping)
-            {
-                WriteQueued();
-                return;
-            }
-            Thread.Sleep(_delay);
         }
     }
 

@@ -67,7 +67,7 @@ public static class ServiceWiring
         services.AddSingleton(grey);
         services.AddSingleton(sp => new GreylistEngine(
             grey,
-            OpenGreylistStore(grey),
+            OpenGreylistStore(grey, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()),
             GreylistExemptions(sp, grey, config, hostName),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<GreylistEngine>>(),
@@ -135,13 +135,13 @@ public static class ServiceWiring
     }
 
     /// <summary>Opens the greylist store; a SQLite file's directory is created 0700 (triplets are private data).</summary>
-    private static IGreylistStore OpenGreylistStore(GreylistOptions grey)
+    private static IGreylistStore OpenGreylistStore(GreylistOptions grey, ILoggerFactory loggers, TimeProvider time)
     {
         if (grey.Store.Equals("sqlite", StringComparison.OrdinalIgnoreCase) && Path.GetDirectoryName(grey.SqlitePath) is { Length: > 0 } dir && !Directory.Exists(dir))
         {
             Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        return GreylistStoreFactory.CreateAsync(grey).GetAwaiter().GetResult();
+        return GreylistStoreFactory.CreateAsync(grey, loggers, time).GetAwaiter().GetResult();
     }
 
     /// <summary>
