@@ -12,7 +12,8 @@ Parts (BENCH_ONLY=relay,greylist,milter,memory selects some):
             Also DKIM signing with ed25519 (ContentFilter only: amavisd-new cannot) and DKIM verification of
             pre-signed mail (key served by a private dnsmasq), sent by send_signed() instead of smtp-source.
   greylist  the same stream of policy queries against postgrey and the contentfilter process (SQLite, Redis).
-  milter    a private Postfix (smtpd_milters) with ContentFilter's milter, with opendkim, with no milter.
+  milter    a private Postfix (smtpd_milters) with ContentFilter's milter, with opendkim, with a milter that does
+            nothing (scripts/nullmilter.c, the floor), with no milter.
   memory    ContentFilter's RSS at rest and while relaying one 100 MB message.
 """
 
@@ -45,12 +46,14 @@ SESSIONS = [1, 10]
 CF_WARM = int(os.environ.get("BENCH_CF_WARM", "20000"))
 SPAM_WARM = int(os.environ.get("BENCH_SPAM_WARM", "300"))  # the clamd + spamd mode (spamd-bound); 1 MB: a 15th
 SPAM_WARM_SECONDS = float(os.environ.get("BENCH_SPAM_WARM_SECONDS", "120"))  # ... or until this much time is spent
-GREYLIST_ROUNDS = 3  # postgrey / SQLite / Redis runs in turns (the median round is the row)
-MILTER_PAIRS = 3  # no-milter / milter runs in turns per judged milter row (the median pair is the row)
+GREYLIST_ROUNDS = 5  # postgrey / SQLite / Redis runs in turns (the median round is the row)
+MILTER_PAIRS = 5  # no-milter / milter runs in turns per judged milter row and the null milter (the median pair)
 SIGNING_PAIRS = 5  # pass-through / signing runs in turns per signing mode (the signing target)
 SPAMD_CHILDREN = 4
 AMAVIS_CHILDREN = 10
 MILTER_UNIX = os.environ.get("BENCH_MILTER_UNIX", "0") == "1"  # milters on unix sockets instead of loopback TCP
+# scripts/nullmilter.c, built by scripts/bench: a milter that does nothing, negotiated like ContentFilter's (TCP)
+NULL_MILTER = os.environ.get("BENCH_NULL_MILTER", "")
 
 # Messages per run (10-session figure; a 1-session run sends half): fast paths get enough for a run of a few
 # seconds (shorter runs are noise), slow paths fewer so the suite stays under 20 minutes on 2 CPUs; BENCH_SCALE
@@ -1194,6 +1197,9 @@ def part_milter(sink_port, rows):
         setups = [("cf", "ContentFilter milter, no checks")]
         if not MILTER_UNIX:
             setups.append(("cfunix", "ContentFilter milter, no checks, unix socket"))
+        # The floor for any milter on this machine and this Postfix: the same pairs with a milter that does nothing.
+        if NULL_MILTER and not MILTER_UNIX:
+            setups.append(("null", "null milter"))
         setups += [("cfdkim", "ContentFilter milter, DKIM signing"), ("opendkim", "opendkim, DKIM signing")]
 
         def use(milter):
@@ -1225,6 +1231,11 @@ def part_milter(sink_port, rows):
                 else:
                     wait_port(oport, daemon, "opendkim")
                     milter = f"inet:127.0.0.1:{oport}"
+            elif key == "null":
+                nport = free_port()
+                daemon = start("nullmilter", [NULL_MILTER, str(nport)])
+                wait_port(nport, daemon, "nullmilter")
+                milter = f"inet:127.0.0.1:{nport}"
             elif key == "cfunix":
                 daemon = cf.proc
                 milter = f"unix:{cf.unix_socket}"
@@ -1244,7 +1255,7 @@ def part_milter(sink_port, rows):
                 # The judged rows (no checks) take the median of MILTER_PAIRS pairs: single pairs seconds apart
                 # still moved by ±10 % on this VM. The other setups are shown, not judged: one pair.
                 pairs = []
-                for _ in range(MILTER_PAIRS if key in ("cf", "cfunix") else 1):
+                for _ in range(MILTER_PAIRS if key in ("cf", "cfunix", "null") else 1):
                     use("")
                     base = measured(s, None)
                     log(f"milter (no milter, before {label}) x{s}: {base.rate:.0f} msg/s accepted, "
@@ -1259,15 +1270,32 @@ def part_milter(sink_port, rows):
             mem.close()
             if key in ("cfunix", "cfdkim") or (key == "cf" and MILTER_UNIX):
                 cf.close()
-            elif key == "opendkim":
+            elif key in ("opendkim", "null"):
                 stop(daemon)
         for s in SESSIONS:
             od = res[("opendkim", s)]
             for key, label in setups:
-                if key == "opendkim":
+                if key in ("opendkim", "null"):
                     continue
                 m, mem, base, pairs = res[(key, s)]
                 peer = key == "cfdkim"
+                null = res.get(("null", s)) if key == "cf" else None
+                if null:
+                    # The TCP row's peer is the null milter: its median pair, and all its pairs for the text.
+                    nm, nmem, nbase, npairs = null
+                    rows.append({
+                        "part": "milter", "path": label, "size": "10 KB", "sessions": s,
+                        "ceiling_name": "Postfix, no milter (run just before)", "ceiling": base.rate, "cf": m.rate,
+                        "peer_name": "null milter (does nothing)", "peer": nm.rate,
+                        "cf_mem": f"{mem.peak_hwm / 1024:.0f} MiB RSS", "peer_mem": f"{nmem.peak_hwm / 1024:.0f} MiB RSS",
+                        "cf_cpu": m.cpu_ms, "peer_cpu": nm.cpu_ms,
+                        "postfix_cpu": m.peer_cpu_ms, "ceiling_postfix_cpu": base.peer_cpu_ms,
+                        "pairs": [(pm.rate, pb.rate) for pm, pb in pairs],
+                        "null": {"rate": nm.rate, "ceiling": nbase.rate, "postfix_cpu": nm.peer_cpu_ms,
+                                 "ceiling_postfix_cpu": nbase.peer_cpu_ms,
+                                 "pairs": [(pm.rate, pb.rate) for pm, pb in npairs]},
+                    })
+                    continue
                 rows.append({
                     "part": "milter", "path": label, "size": "10 KB", "sessions": s,
                     "ceiling_name": "Postfix, no milter (run just before)", "ceiling": base.rate, "cf": m.rate,
@@ -1438,6 +1466,18 @@ def report(rows, extra, load, started, elapsed):
                                + ", ".join(f"{b:.0f} → {a:.0f} ({pct(a, b)})" for a, b in r["pairs"])
                                for r in prows) + ".")
         out.append("")
+    nrows = [r for r in rows if r["part"] == "milter" and r.get("null")]
+    if nrows:
+        out.append("The null milter (scripts/nullmilter.c: negotiates what ContentFilter's milter negotiates, answers "
+                   "only at end of message, one C thread per connection; loopback TCP) is the floor for any milter on "
+                   "this machine and this Postfix. The same pairs with it (no milter → null milter, msg/s; Postfix's "
+                   "CPU per message of the median pair): "
+                   + "; ".join(f"×{r['sessions']} median {null_share(r)} ("
+                               + ", ".join(f"{b:.0f} → {a:.0f} ({pct(a, b)})" for a, b in r["null"]["pairs"])
+                               + f"; Postfix {r['null']['postfix_cpu']:.2f} ms, no milter just before "
+                               f"{r['null']['ceiling_postfix_cpu']:.2f})"
+                               for r in nrows) + ".")
+        out.append("")
     mrows = [r for r in rows if r["part"] == "milter" and r.get("postfix_cpu") is not None]
     if mrows:
         def pf(r, cpu, base_cpu):
@@ -1488,6 +1528,11 @@ def report(rows, extra, load, started, elapsed):
         out.append("")
     out.extend(targets(rows, extra))
     return "\n".join(out) + "\n"
+
+
+def null_share(r):
+    """The null milter's median pair as a share of its no-milter run."""
+    return pct(r["null"]["rate"], r["null"]["ceiling"])
 
 
 def targets(rows, extra):
@@ -1550,6 +1595,10 @@ def targets(rows, extra):
                                  for r in rs)
 
             info = f"; not judged: {listing(shown)}" if shown else ""
+            floor = [r for r in judged if r.get("null")]
+            if floor:
+                info += "; the null milter (does nothing): " + ", ".join(
+                    f"×{r['sessions']}: {null_share(r)}" for r in floor)
             add("milter (no checks, TCP and unix socket) ≥ 90 % of no-milter Postfix",
                 worst["cf"] / worst["ceiling"] >= 0.9, listing(judged) + info)
     if "cf_rest" in extra:
