@@ -140,13 +140,26 @@ public sealed partial class MilterSession : IConnectionHandler
             ReadResult result;
             try
             {
-                // Checked after arming: a stop that comes later cancels the read through the guard.
+                // Checked after arming: a stop that comes later cancels the read through the guard. Between
+                // messages a stop closes the connection, unless Postfix has already sent more (with SMFIP_NR_* it
+                // sends MAIL, RCPT and the headers without waiting): that transaction is finished first.
                 if (idle && state.Connection.Stopping.IsCancellationRequested)
                 {
-                    Log.Stopping(_logger, state.Connection.Id);
-                    return;
+                    bool read = input.TryRead(out result);
+                    if (!read || result.Buffer.IsEmpty)
+                    {
+                        if (read)
+                        {
+                            input.AdvanceTo(result.Buffer.Start);
+                        }
+                        Log.Stopping(_logger, state.Connection.Id);
+                        return;
+                    }
                 }
-                result = await input.ReadAsync(aborted).ConfigureAwait(false);
+                else
+                {
+                    result = await input.ReadAsync(aborted).ConfigureAwait(false);
+                }
             }
             finally
             {
@@ -159,12 +172,13 @@ public sealed partial class MilterSession : IConnectionHandler
                     Log.Timeout(_logger, state.Connection.Id, midPacket ? "in the middle of a packet" : "between packets", timeout.TotalSeconds, state.Buffered);
                     return;
                 }
-                if (idle && state.Connection.Stopping.IsCancellationRequested)
+                if (idle && state.Connection.Stopping.IsCancellationRequested && result.Buffer.IsEmpty)
                 {
                     Log.Stopping(_logger, state.Connection.Id);
                     return;
                 }
-                // Otherwise a timer or a stop that came just as the previous read completed: read on.
+                // Otherwise a timer or a stop that came just as the previous read completed, or a stop with the
+                // next transaction's packets already here: read on.
             }
 
             ReadOnlySequence<byte> buffer = result.Buffer;

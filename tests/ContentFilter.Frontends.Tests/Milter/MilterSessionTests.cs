@@ -718,6 +718,52 @@ public sealed class MilterSessionTests
     }
 
     [Fact]
+    public async Task ServiceStopping_NextTransactionAlreadySentButUnread_FinishedThenClosed()
+    {
+        // With SMFIP_NR_* Postfix sends MAIL, RCPT and the headers without waiting for a reply. A stop that comes
+        // when they are already in the connection's buffer, unread, must finish that transaction, not close on it
+        // (a clean-clone CI run closed here when the session's read had not yet seen the packets).
+        using var stop = new CancellationTokenSource();
+        var check = FakeCheck.Clean();
+        using var h = new MilterHarness(checks: [check]);
+        var connection = new ContentFilter.Testing.InMemoryConnection("milter", stopping: stop.Token);
+        var client = new MilterTestClient(connection);
+        await client.SendAsync(Postfix.Offer);
+        await client.SendAsync(Postfix.Envelope());
+        await client.SendAsync(new MilterCommand.Header("Subject", " stop"u8.ToArray()));
+        await stop.CancelAsync();
+
+        Task session = Task.Run(() => h.Session.HandleAsync(connection.Context, CancellationToken.None));
+        Assert.IsType<MilterReply.OptNeg>(await client.ReadAsync());
+        await client.SendAsync(new MilterCommand.EndOfHeaders(), new MilterCommand.Body("last\r\n"u8.ToArray()), new MilterCommand.BodyEob([]));
+        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
+
+        Assert.Equal(MilterReplyCode.Continue, replies[^1].Code);
+        Assert.Equal("Subject: stop\r\n\r\nlast\r\n", Encoding.ASCII.GetString(check.Spools[0]));
+        Assert.True(await client.ClosedAsync());
+        await session.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(h.Logged(4014));
+    }
+
+    [Fact]
+    public async Task ServiceStopping_BeforeAnything_ClosedWithoutReply()
+    {
+        // The counterpart: a stop with nothing sent yet closes at once (Postfix opens a new connection to the
+        // next instance).
+        using var stop = new CancellationTokenSource();
+        using var h = new MilterHarness(checks: [FakeCheck.Clean()]);
+        var connection = new ContentFilter.Testing.InMemoryConnection("milter", stopping: stop.Token);
+        var client = new MilterTestClient(connection);
+        await stop.CancelAsync();
+
+        Task session = Task.Run(() => h.Session.HandleAsync(connection.Context, CancellationToken.None));
+
+        Assert.True(await client.ClosedAsync());
+        await session.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(h.Logged(4014));
+    }
+
+    [Fact]
     public async Task ReadTimeout_NotFiredWhileAMessageIsChecked()
     {
         // The read timer runs only while a read waits: a check that takes longer than the idle timeout is not cut.
