@@ -690,6 +690,19 @@ public sealed class MilterSessionTests
         await QuitAsync(client, session);
     }
 
+    /// <summary>After a stop in the middle of a "Subject: stop" message: the rest is sent, checked and answered, then the session closes as stopping.</summary>
+    private static async Task FinishStoppedMessageAsync(MilterTestClient client, Task session, FakeCheck check, MilterHarness h)
+    {
+        await client.SendAsync(new MilterCommand.EndOfHeaders(), new MilterCommand.Body("last\r\n"u8.ToArray()), new MilterCommand.BodyEob([]));
+        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
+
+        Assert.Equal(MilterReplyCode.Continue, replies[^1].Code);
+        Assert.Equal("Subject: stop\r\n\r\nlast\r\n", Encoding.ASCII.GetString(check.Spools[0]));
+        Assert.True(await client.ClosedAsync());
+        await session.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(h.Logged(4014));
+    }
+
     [Fact]
     public async Task ServiceStopping_DuringAMessage_MessageFinishedThenClosed()
     {
@@ -707,14 +720,7 @@ public sealed class MilterSessionTests
         await stop.CancelAsync();
         await Task.Delay(100);
         Assert.False(session.IsCompleted);
-        await client.SendAsync(new MilterCommand.EndOfHeaders(), new MilterCommand.Body("last\r\n"u8.ToArray()), new MilterCommand.BodyEob([]));
-        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
-
-        Assert.Equal(MilterReplyCode.Continue, replies[^1].Code);
-        Assert.Equal("Subject: stop\r\n\r\nlast\r\n", Encoding.ASCII.GetString(check.Spools[0]));
-        Assert.True(await client.ClosedAsync());
-        await session.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.True(h.Logged(4014));
+        await FinishStoppedMessageAsync(client, session, check, h);
     }
 
     [Fact]
@@ -735,14 +741,7 @@ public sealed class MilterSessionTests
 
         Task session = Task.Run(() => h.Session.HandleAsync(connection.Context, CancellationToken.None));
         Assert.IsType<MilterReply.OptNeg>(await client.ReadAsync());
-        await client.SendAsync(new MilterCommand.EndOfHeaders(), new MilterCommand.Body("last\r\n"u8.ToArray()), new MilterCommand.BodyEob([]));
-        List<MilterReply> replies = await client.ReadEndOfMessageAsync();
-
-        Assert.Equal(MilterReplyCode.Continue, replies[^1].Code);
-        Assert.Equal("Subject: stop\r\n\r\nlast\r\n", Encoding.ASCII.GetString(check.Spools[0]));
-        Assert.True(await client.ClosedAsync());
-        await session.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.True(h.Logged(4014));
+        await FinishStoppedMessageAsync(client, session, check, h);
     }
 
     [Fact]
