@@ -454,6 +454,7 @@ public sealed partial class ChaosRun : IAsyncDisposable
         }
 
         string frontLog = _front.ReadLog();
+        string backLog = _back!.ReadLog();
         var verifier = new DkimVerifier(new DkimKeyLookup(new DictionaryDnsResolver().AddTxt($"{ChaosMessageFactory.Selector}._domainkey.{ChaosMessageFactory.SigningDomain}", _factory.SigningKey.DnsRecord())),
             new DkimOptions(), TimeProvider.System);
         IReadOnlyList<string> allowed = [.. DeliveredMessage.PostfixTraceFields, .. s_filterFields];
@@ -477,7 +478,14 @@ public sealed partial class ChaosRun : IAsyncDisposable
             _report.Delivered++;
             if (delivered.Count > 1)
             {
-                _report.Duplicates.Add(Classify(sent, messageId, delivered.Count, frontLog, FrontTransport));
+                ChaosDuplicate duplicate = Classify(sent, messageId, delivered.Count, frontLog, FrontTransport);
+                if (duplicate.Cause == ChaosDuplicateCause.Unexplained)
+                {
+                    // Evidence for whoever reads the failure: how often the filter relayed it, and what the next hop
+                    // logged for it (its queue ids and their lines, and its stops and starts around them).
+                    duplicate = duplicate with { Evidence = duplicate.Evidence + "; " + DownstreamEvidence(messageId, backLog) };
+                }
+                _report.Duplicates.Add(duplicate);
             }
             byte[] original = _factory.Create(sent.Index);
             int lfLength = DeliveredMessage.ToLf(original).Length;
@@ -550,6 +558,26 @@ public sealed partial class ChaosRun : IAsyncDisposable
         }
         return new ChaosDuplicate(sent.Index, messageId, sent.QueueId, count, ChaosDuplicateCause.Unexplained,
             lines.Count == 0 ? "no deferral logged for it at the filter" : string.Join(" / ", lines.Select(Reason)));
+    }
+
+    /// <summary>The filter's audit records for <paramref name="messageId"/> and the next hop's log lines for its queue ids.</summary>
+    private string DownstreamEvidence(string messageId, string backLog)
+    {
+        List<string> dispositions = _filter!.AuditRecords()
+            .Where(r => r["MessageId"]?.GetValue<string>() == messageId)
+            .Select(r => r["Disposition"]?.GetValue<string>() ?? "?")
+            .ToList();
+        string[] lines = backLog.Split('\n');
+        var queueIds = lines.Where(l => l.Contains($"message-id={messageId}", StringComparison.Ordinal))
+            .Select(l => Regex.Match(l, @"\]: ([0-9A-F]{6,}): ").Groups[1].Value)
+            .Where(id => id.Length > 0)
+            .ToHashSet(StringComparer.Ordinal);
+        var relevant = lines.Where(l => queueIds.Any(id => l.Contains($" {id}: ", StringComparison.Ordinal))
+                || l.Contains("terminating on signal", StringComparison.Ordinal)
+                || l.Contains("daemon started", StringComparison.Ordinal))
+            .Select(l => l.Trim());
+        return $"filter audit records for it: {dispositions.Count} ({string.Join(", ", dispositions)}); "
+            + $"next hop queue ids {string.Join(", ", queueIds)}: " + string.Join(" | ", relevant);
     }
 
     private static async Task<bool> VerifiesAsync(DkimVerifier verifier, byte[] deliveredLf)
