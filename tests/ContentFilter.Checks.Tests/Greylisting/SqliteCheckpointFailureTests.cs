@@ -2,6 +2,7 @@ using ContentFilter.Checks.Greylisting;
 using ContentFilter.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using static ContentFilter.Checks.Tests.Greylisting.SqliteTestChecks;
 
 namespace ContentFilter.Checks.Tests.Greylisting;
 
@@ -12,8 +13,6 @@ namespace ContentFilter.Checks.Tests.Greylisting;
 /// </summary>
 public sealed class SqliteCheckpointFailureTests : IDisposable
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-
     private readonly string _dir = Directory.CreateTempSubdirectory("cf-grey-ckpt-").FullName;
     private volatile bool _failing;
 
@@ -98,11 +97,10 @@ public sealed class SqliteCheckpointFailureTests : IDisposable
         var log = new ListLogger<SqliteGreylistStore>();
         _failing = true;
         await using var store = new SqliteGreylistStore(Path.Combine(_dir, "store.db"), null, pagesPerCheckpoint: 10, FailWhenAsked, log);
-        var timing = new GreylistTiming(300, 2 * 24 * 3600, 35 * 24 * 3600, 3600);
 
         for (int i = 0; i < 10; i++)
         {
-            await store.CheckAsync(new GreylistCheck($"t{i}", null, false, 5, 1_795_000_000, timing), CancellationToken.None);
+            await store.CheckAsync(Check($"t{i}"), CancellationToken.None);
         }
         await Poll.UntilAsync(() => store.CheckpointFailures == 1, Wait, "the 10th page write asks for a checkpoint, which fails");
 

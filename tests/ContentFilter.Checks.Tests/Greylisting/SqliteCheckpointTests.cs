@@ -1,6 +1,7 @@
 using ContentFilter.Checks.Greylisting;
 using ContentFilter.Testing;
 using Microsoft.Data.Sqlite;
+using static ContentFilter.Checks.Tests.Greylisting.SqliteTestChecks;
 
 namespace ContentFilter.Checks.Tests.Greylisting;
 
@@ -10,19 +11,12 @@ namespace ContentFilter.Checks.Tests.Greylisting;
 /// </summary>
 public class SqliteCheckpointTests : IClassFixture<GreylistStoreFixture>
 {
-    private const long Now = 1_795_000_000;
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-    private static readonly GreylistTiming Timing = new(300, 2 * 24 * 3600, 35 * 24 * 3600, 3600);
-
     private readonly GreylistStoreFixture _fixture;
 
     public SqliteCheckpointTests(GreylistStoreFixture fixture)
     {
         _fixture = fixture;
     }
-
-    // A new triplet and no client key: one row written per query.
-    private static GreylistCheck Check(string triplet) => new(triplet, null, false, 5, Now, Timing);
 
     [Fact]
     public async Task ACheckpointInProgress_HoldsNoQuery_AndAfterwardsTheRowsAreInTheDatabaseFile()

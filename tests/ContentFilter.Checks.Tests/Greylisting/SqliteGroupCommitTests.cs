@@ -1,4 +1,5 @@
 using ContentFilter.Checks.Greylisting;
+using static ContentFilter.Checks.Tests.Greylisting.SqliteTestChecks;
 
 namespace ContentFilter.Checks.Tests.Greylisting;
 
@@ -12,19 +13,12 @@ namespace ContentFilter.Checks.Tests.Greylisting;
 /// </remarks>
 public class SqliteGroupCommitTests : IClassFixture<GreylistStoreFixture>
 {
-    private const long Now = 1_795_000_000;
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-    private static readonly GreylistTiming Timing = new(300, 2 * 24 * 3600, 35 * 24 * 3600, 3600);
-
     private readonly GreylistStoreFixture _fixture;
 
     public SqliteGroupCommitTests(GreylistStoreFixture fixture)
     {
         _fixture = fixture;
     }
-
-    private static GreylistCheck Check(string? triplet, string? client = null)
-        => new(triplet!, client, client is not null, 5, Now, Timing);
 
     [Fact]
     public async Task LoneQuery_CommitsAtOnceOnTheCallersThread()

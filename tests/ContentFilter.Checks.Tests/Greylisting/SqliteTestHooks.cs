@@ -1,3 +1,4 @@
+using ContentFilter.Checks.Greylisting;
 using Microsoft.Data.Sqlite;
 
 namespace ContentFilter.Checks.Tests.Greylisting;
@@ -44,4 +45,21 @@ internal static class SqliteRows
         command.CommandText = $"SELECT count(*) FROM {table}";
         return (long)command.ExecuteScalar()!;
     }
+}
+
+/// <summary>The queries and bounds the SQLite store's tests share (<c>using static</c>).</summary>
+internal static class SqliteTestChecks
+{
+    /// <summary>The queries' clock (Unix seconds).</summary>
+    public const long Now = 1_795_000_000;
+
+    /// <summary>How long a test waits for the store's threads at most.</summary>
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    /// <summary>postgrey's defaults: 300 s delay, 2 days' retry window, 35 days' maximum age, one pass counted an hour.</summary>
+    public static readonly GreylistTiming Timing = new(300, 2 * 24 * 3600, 35 * 24 * 3600, 3600);
+
+    /// <summary>A query for <paramref name="triplet"/>; with <paramref name="client"/>, the auto-whitelist is checked too (threshold 5).</summary>
+    public static GreylistCheck Check(string? triplet, string? client = null)
+        => new(triplet!, client, client is not null, 5, Now, Timing);
 }
