@@ -1279,24 +1279,7 @@ def part_milter(sink_port, rows):
                     continue
                 m, mem, base, pairs = res[(key, s)]
                 peer = key == "cfdkim"
-                null = res.get(("null", s)) if key == "cf" else None
-                if null:
-                    # The TCP row's peer is the null milter: its median pair, and all its pairs for the text.
-                    nm, nmem, nbase, npairs = null
-                    rows.append({
-                        "part": "milter", "path": label, "size": "10 KB", "sessions": s,
-                        "ceiling_name": "Postfix, no milter (run just before)", "ceiling": base.rate, "cf": m.rate,
-                        "peer_name": "null milter (does nothing)", "peer": nm.rate,
-                        "cf_mem": f"{mem.peak_hwm / 1024:.0f} MiB RSS", "peer_mem": f"{nmem.peak_hwm / 1024:.0f} MiB RSS",
-                        "cf_cpu": m.cpu_ms, "peer_cpu": nm.cpu_ms,
-                        "postfix_cpu": m.peer_cpu_ms, "ceiling_postfix_cpu": base.peer_cpu_ms,
-                        "pairs": [(pm.rate, pb.rate) for pm, pb in pairs],
-                        "null": {"rate": nm.rate, "ceiling": nbase.rate, "postfix_cpu": nm.peer_cpu_ms,
-                                 "ceiling_postfix_cpu": nbase.peer_cpu_ms,
-                                 "pairs": [(pm.rate, pb.rate) for pm, pb in npairs]},
-                    })
-                    continue
-                rows.append({
+                row = {
                     "part": "milter", "path": label, "size": "10 KB", "sessions": s,
                     "ceiling_name": "Postfix, no milter (run just before)", "ceiling": base.rate, "cf": m.rate,
                     "peer_name": "opendkim (signing)" if peer else "-", "peer": od[0].rate if peer else None,
@@ -1308,7 +1291,19 @@ def part_milter(sink_port, rows):
                     "peer_ceiling": od[2].rate if peer else None,
                     "peer_ceiling_postfix_cpu": od[2].peer_cpu_ms if peer else None,
                     "pairs": [(pm.rate, pb.rate) for pm, pb in pairs],
-                })
+                }
+                null = res.get(("null", s)) if key == "cf" else None
+                if null:
+                    # The TCP row's peer is the null milter: its median pair, and all its pairs for the text.
+                    nm, nmem, nbase, npairs = null
+                    row.update({
+                        "peer_name": "null milter (does nothing)", "peer": nm.rate,
+                        "peer_mem": f"{nmem.peak_hwm / 1024:.0f} MiB RSS", "peer_cpu": nm.cpu_ms,
+                        "null": {"rate": nm.rate, "ceiling": nbase.rate, "postfix_cpu": nm.peer_cpu_ms,
+                                 "ceiling_postfix_cpu": nbase.peer_cpu_ms,
+                                 "pairs": [(pm.rate, pb.rate) for pm, pb in npairs]},
+                    })
+                rows.append(row)
     finally:
         subprocess.run(["/usr/sbin/postfix", "-c", conf, "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
