@@ -1,107 +1,157 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace ContentFilter.Checks.Greylisting;
 
-/// <summary>The embedded store: one SQLite file in WAL mode (default <c>/var/lib/contentfilter/greylist.db</c>).</summary>
+/// <summary>The embedded store: one SQLite file in WAL mode (default <c>/var/lib/contentfilter/greylist.db</c>), read once into memory.</summary>
 /// <remarks>
-/// <para>One connection per store, with its statements prepared once; operations are serialised in-process by a
-/// lock and run as <c>BEGIN IMMEDIATE</c> transactions, so another process on the same file (e.g. a second
-/// instance during a restart) waits on SQLite's write lock (<c>busy_timeout</c>) instead of losing an update. WAL
-/// with <c>synchronous=NORMAL</c> keeps a commit to a memory-speed append; a power cut may lose the last few
-/// triplets, which only means those senders wait once more. Checkpoints (copying the WAL into the file, with its
-/// syncs) run on a second connection and thread (<see cref="SqliteWalCheckpointer"/>), not in a query's commit.</para>
-/// <para>Each operation is a few microseconds, so it runs synchronously under the lock rather than hopping threads;
-/// a policy query's step (<see cref="CheckAsync"/>) is group-committed with the queries that arrive meanwhile, so
-/// the commit's cost (file locks, WAL append) is shared by a burst instead of paid per query.</para>
+/// <para>Queries are answered from memory and their updates written behind. Opening the store reads every record
+/// into an in-memory index (keyed by the first 128 bits of the key's SHA-256, 16 bytes of key and 16 of value a
+/// record, about 60 bytes with the table's own: 60 MB for a million triplets). A query's read-modify-write runs
+/// under one lock against that index and never touches SQLite; its updates (newest per key) queue for a writer
+/// thread, which writes everything queued in one <c>BEGIN IMMEDIATE</c> ... <c>COMMIT</c>. Under load one
+/// transaction carries hundreds of updates, and no query waits for a commit, a checkpoint or the disk.</para>
+/// <para>What that gives up: an update is on disk a few milliseconds after its answer, so a crash of the process
+/// (as a power cut already could with <c>synchronous=NORMAL</c>) forgets the last updates, and those senders wait
+/// once more, as for a new triplet. Stopping the store writes everything queued. The file belongs to one process:
+/// a second one on the same file would answer from its own memory. Several hosts share a greylist through Redis.</para>
+/// <para>A failed write (disk full, I/O error) keeps its updates queued, logs a warning (the first at once, then
+/// at most one a minute; a line when writes succeed again), and is retried after <see cref="WriteRetryDelay"/>;
+/// queries go on from memory. From <see cref="MaxUnwritten"/> updates waiting, queries fail (the policy door then
+/// closes without a reply, and Postfix applies <c>smtpd_policy_service_default_action</c>) instead of memory
+/// growing without end.</para>
+/// <para>Checkpoints (copying the WAL into the file, with its syncs) run on a second connection and thread
+/// (<see cref="SqliteWalCheckpointer"/>), holding off only the writer when the WAL must start over. Expiry removes
+/// old records from the index and the file.</para>
 /// </remarks>
-public sealed class SqliteGreylistStore : IGreylistStore
+public sealed partial class SqliteGreylistStore : IGreylistStore
 {
-    private const int DrainRounds = 64;
+    /// <summary>Updates waiting to be written from which queries fail instead of queueing more.</summary>
+    public const int MaxUnwritten = 100_000;
 
-    // Batches a leader commits for others before it hands the rest to the pool (its own answer waits for them).
-    private const int LeaderRounds = 8;
+    /// <summary>How long the writer waits after a failed write before it tries again.</summary>
+    public static readonly TimeSpan WriteRetryDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>Page writes between checkpoints: SQLite's own automatic checkpoint interval (1,000 WAL pages).</summary>
     internal const int DefaultPagesPerCheckpoint = 1000;
-    private static readonly List<Waiter> Empty = [];
 
-    private readonly object _gate = new();
-    private readonly object _queueGate = new();
+    // _state guards the index and the queued updates; _write the connection (the writer's transactions, the
+    // checkpointer's held writes, expiry, closing). Taken in that order when both are: _write, then _state.
+    private readonly object _state = new();
+    private readonly object _write = new();
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _begin;
     private readonly SqliteCommand _commit;
     private readonly SqliteCommand _rollback;
-    private readonly SqliteCommand _getTriplet;
     private readonly SqliteCommand _putTriplet;
-    private readonly SqliteCommand _getClient;
     private readonly SqliteCommand _putClient;
-    private readonly Action? _beforeGroupCommit;
+    private readonly Action? _beforeWrite;
     private readonly SqliteWalCheckpointer _checkpointer;
     private readonly int _pagesPerCheckpoint;
-    private int _pagesSinceCheckpoint;
-    private List<Waiter> _queue = [];
-    private bool _committing;
-    private long _groupCommits;
-    private bool _disposed;
+    private readonly int _maxUnwritten;
+    private readonly TimeSpan _retryDelay;
+    private readonly ILogger? _logger;
+    private readonly TimeProvider _time;
+    private readonly Thread _thread;
+    private readonly FileStream _ownership;
 
-    /// <summary>Opens (and creates) the database at <paramref name="path"/>.</summary>
+    // Every record, by key digest: (first, last) of a triplet, (count, last) of a client.
+    private readonly Dictionary<UInt128, (long, long)> _tripletIndex = [];
+    private readonly Dictionary<UInt128, (long, long)> _clientIndex = [];
+
+    // Updates not yet written, newest per key; the writer swaps them with its (empty) pair and writes those.
+    private Dictionary<string, (long, long)> _triplets = new(StringComparer.Ordinal);
+    private Dictionary<string, (long, long)> _clients = new(StringComparer.Ordinal);
+    private Dictionary<string, (long, long)> _writingTriplets = new(StringComparer.Ordinal);
+    private Dictionary<string, (long, long)> _writingClients = new(StringComparer.Ordinal);
+    private bool _writerWaiting;
+    private bool _stopping;
+    private bool _closed;
+    private int _pagesSinceCheckpoint;
+    private long _commits;
+    private long _writeFailures;
+
+    // The writer thread's own: failures since the last success, and when a warning was last logged.
+    private long _failuresInARow;
+    private long? _lastWarning;
+
+    /// <summary>Opens (and creates) the database at <paramref name="path"/> and reads it into memory.</summary>
     public SqliteGreylistStore(string path)
-        : this(path, beforeGroupCommit: null)
+        : this(path, logger: null)
     {
     }
 
-    /// <summary>Opens (and creates) the database at <paramref name="path"/>; failed WAL checkpoints are logged to <paramref name="logger"/>.</summary>
+    /// <summary>Opens (and creates) the database at <paramref name="path"/>; failed writes and WAL checkpoints are logged to <paramref name="logger"/>.</summary>
     /// <param name="path">The database file.</param>
-    /// <param name="logger">Where the checkpoint thread's trouble is logged (<see cref="SqliteWalCheckpointer"/>); null = nowhere.</param>
+    /// <param name="logger">Where the writer's and the checkpoint thread's trouble is logged; null = nowhere.</param>
     /// <param name="time">The clock spacing those warnings; null = the system's.</param>
     public SqliteGreylistStore(string path, ILogger? logger, TimeProvider? time = null)
         : this(path, null, DefaultPagesPerCheckpoint, null, logger, time)
     {
     }
 
-    /// <summary>Tests: <paramref name="beforeGroupCommit"/> runs in the committer before each group transaction, its batch already taken.</summary>
-    internal SqliteGreylistStore(string path, Action? beforeGroupCommit)
-        : this(path, beforeGroupCommit, DefaultPagesPerCheckpoint, null)
+    /// <summary>Tests: the writer's hooks and bounds.</summary>
+    /// <param name="path">The database file.</param>
+    /// <param name="beforeWrite">Runs on the writer thread before each transaction, its updates already taken; may throw to fail the write.</param>
+    /// <param name="pagesPerCheckpoint">Page writes between checkpoints (the WAL starts over from 4 × as many frames).</param>
+    /// <param name="beforeCheckpoint">Runs on the checkpoint thread before each checkpoint.</param>
+    /// <param name="logger">Where trouble is logged.</param>
+    /// <param name="time">The clock spacing warnings.</param>
+    /// <param name="retryDelay">The wait after a failed write (default <see cref="WriteRetryDelay"/>).</param>
+    /// <param name="maxUnwritten">The bound on waiting updates (default <see cref="MaxUnwritten"/>).</param>
+    internal SqliteGreylistStore(string path, Action? beforeWrite, int pagesPerCheckpoint = DefaultPagesPerCheckpoint, Action? beforeCheckpoint = null, ILogger? logger = null, TimeProvider? time = null, TimeSpan? retryDelay = null, int maxUnwritten = MaxUnwritten)
     {
-    }
-
-    /// <summary>Tests: checkpoints after <paramref name="pagesPerCheckpoint"/> page writes (the WAL starts over from 4 × as many frames); <paramref name="beforeCheckpoint"/> runs on the checkpoint thread before each.</summary>
-    internal SqliteGreylistStore(string path, Action? beforeGroupCommit, int pagesPerCheckpoint, Action? beforeCheckpoint, ILogger? logger = null, TimeProvider? time = null)
-    {
-        _beforeGroupCommit = beforeGroupCommit;
+        _beforeWrite = beforeWrite;
         _pagesPerCheckpoint = pagesPerCheckpoint;
+        _retryDelay = retryDelay ?? WriteRetryDelay;
+        _maxUnwritten = maxUnwritten;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
         {
             Directory.CreateDirectory(directory);
         }
-        var builder = new SqliteConnectionStringBuilder
+        _ownership = TakeOwnership(path);
+        try
         {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-            DefaultTimeout = 10,
-        };
-        _connection = new SqliteConnection(builder.ToString());
-        _connection.Open();
-        Execute("PRAGMA journal_mode=WAL;");
-        Execute("PRAGMA synchronous=NORMAL;");
-        Execute("PRAGMA busy_timeout=10000;");
-        Execute("PRAGMA wal_autocheckpoint=0;"); // SqliteWalCheckpointer does it, off the query path
-        Execute("""
-            CREATE TABLE IF NOT EXISTS triplet (key TEXT PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS client (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
-            """);
-
-        _begin = Prepare("BEGIN IMMEDIATE;");
-        _commit = Prepare("COMMIT;");
-        _rollback = Prepare("ROLLBACK;");
-        _getTriplet = Prepare("SELECT first, last FROM triplet WHERE key = $key;", "$key");
-        _putTriplet = Prepare("INSERT INTO triplet (key, first, last) VALUES ($key, $first, $last) ON CONFLICT(key) DO UPDATE SET first = excluded.first, last = excluded.last;", "$key", "$first", "$last");
-        _getClient = Prepare("SELECT count, last FROM client WHERE key = $key;", "$key");
-        _putClient = Prepare("INSERT INTO client (key, count, last) VALUES ($key, $count, $last) ON CONFLICT(key) DO UPDATE SET count = excluded.count, last = excluded.last;", "$key", "$count", "$last");
-        _checkpointer = new SqliteWalCheckpointer(builder.ToString(), 4L * pagesPerCheckpoint, HoldWrites, beforeCheckpoint, logger, time);
+            var builder = new SqliteConnectionStringBuilder
+            {
+                DataSource = path,
+                Mode = SqliteOpenMode.ReadWriteCreate,
+                Pooling = false,
+                DefaultTimeout = 10,
+            };
+            _connection = new SqliteConnection(builder.ToString());
+            _connection.Open();
+            Execute("PRAGMA journal_mode=WAL;");
+            Execute("PRAGMA synchronous=NORMAL;");
+            Execute("PRAGMA busy_timeout=10000;");
+            Execute("PRAGMA wal_autocheckpoint=0;"); // SqliteWalCheckpointer does it, off the writer's path
+            Execute("""
+                CREATE TABLE IF NOT EXISTS triplet (key TEXT PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS client (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL) WITHOUT ROWID;
+                """);
+            Load("SELECT key, first, last FROM triplet;", _tripletIndex);
+            Load("SELECT key, count, last FROM client;", _clientIndex);
+            _begin = Prepare("BEGIN IMMEDIATE;");
+            _commit = Prepare("COMMIT;");
+            _rollback = Prepare("ROLLBACK;");
+            _putTriplet = Prepare("INSERT INTO triplet (key, first, last) VALUES ($key, $first, $last) ON CONFLICT(key) DO UPDATE SET first = excluded.first, last = excluded.last;", "$key", "$first", "$last");
+            _putClient = Prepare("INSERT INTO client (key, count, last) VALUES ($key, $count, $last) ON CONFLICT(key) DO UPDATE SET count = excluded.count, last = excluded.last;", "$key", "$count", "$last");
+            _checkpointer = new SqliteWalCheckpointer(builder.ToString(), 4L * pagesPerCheckpoint, HoldWrites, beforeCheckpoint, logger, time);
+        }
+        catch
+        {
+            _connection?.Dispose();
+            _ownership.Dispose();
+            throw;
+        }
+        _thread = new Thread(WriteLoop) { IsBackground = true, Name = "greylist writer" };
+        _thread.Start();
     }
 
     /// <summary>Checkpoints run so far by the checkpoint thread; for tests and diagnostics.</summary>
@@ -113,189 +163,130 @@ public sealed class SqliteGreylistStore : IGreylistStore
     /// <summary>Checkpoints that failed (each logged or counted in the next warning); for tests and diagnostics.</summary>
     internal long CheckpointFailures => _checkpointer.Failures;
 
+    /// <summary>Transactions the writer has committed, each with every update queued when it began; for tests and diagnostics.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Writes that failed (their updates were queued again); for tests and diagnostics.</summary>
+    internal long WriteFailures => Interlocked.Read(ref _writeFailures);
+
+    /// <summary>Updates not yet committed (queued or being written).</summary>
+    public int Unwritten
+    {
+        get
+        {
+            lock (_state)
+            {
+                return UnwrittenCount;
+            }
+        }
+    }
+
+    /// <summary>Records in the in-memory index (triplets and clients); for tests and diagnostics.</summary>
+    internal int Indexed
+    {
+        get
+        {
+            lock (_state)
+            {
+                return _tripletIndex.Count + _clientIndex.Count;
+            }
+        }
+    }
+
+    private int UnwrittenCount => _triplets.Count + _clients.Count + _writingTriplets.Count + _writingClients.Count;
+
     /// <inheritdoc />
     public ValueTask<TripletState> UpdateTripletAsync(string key, long now, GreylistTiming timing, CancellationToken cancellationToken)
     {
-        lock (_gate)
+        lock (_state)
         {
-            return ValueTask.FromResult(InTransaction(() => UpdateTriplet(key, now, timing)));
+            CheckRoom();
+            TripletState state = UpdateTriplet(key, now, timing);
+            WakeWriter();
+            return ValueTask.FromResult(state);
         }
     }
 
     /// <inheritdoc />
     public ValueTask<bool> TouchAutoWhitelistedAsync(string clientKey, long now, int threshold, GreylistTiming timing, CancellationToken cancellationToken)
     {
-        lock (_gate)
+        lock (_state)
         {
-            return ValueTask.FromResult(InTransaction(() => TouchAutoWhitelisted(clientKey, now, threshold, timing)));
+            CheckRoom();
+            bool whitelisted = TouchAutoWhitelisted(clientKey, now, threshold, timing);
+            WakeWriter();
+            return ValueTask.FromResult(whitelisted);
         }
     }
 
     /// <inheritdoc />
     public ValueTask<int> CountPassAsync(string clientKey, long now, GreylistTiming timing, CancellationToken cancellationToken)
     {
-        lock (_gate)
+        lock (_state)
         {
-            return ValueTask.FromResult(InTransaction(() => CountPass(clientKey, now, timing)));
+            CheckRoom();
+            int count = CountPass(clientKey, now, timing);
+            WakeWriter();
+            return ValueTask.FromResult(count);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One read-modify-write of the index under the lock, answered at once; the updates are written behind.</remarks>
+    public ValueTask<GreylistCheckResult> CheckAsync(GreylistCheck check, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(check.TripletKey);
+        lock (_state)
+        {
+            CheckRoom();
+            GreylistCheckResult result;
+            if (check.CheckAutoWhitelist && check.ClientKey is not null && TouchAutoWhitelisted(check.ClientKey, check.Now, check.Threshold, check.Timing))
+            {
+                result = new GreylistCheckResult(true, default, 0);
+            }
+            else
+            {
+                TripletState state = UpdateTriplet(check.TripletKey, check.Now, check.Timing);
+                int count = GreylistChecks.IsFirstPass(state, check) ? CountPass(check.ClientKey!, check.Now, check.Timing) : 0;
+                result = new GreylistCheckResult(false, state, count);
+            }
+            WakeWriter();
+            return ValueTask.FromResult(result);
+        }
+    }
+
+    /// <summary>Waits until every update made so far is committed (tests; anything that reads the file from outside).</summary>
+    /// <returns>False when <paramref name="timeout"/> passed first (e.g. writes keep failing).</returns>
+    internal bool WaitUntilWritten(TimeSpan timeout)
+    {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        lock (_state)
+        {
+            while (UnwrittenCount > 0)
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    return false;
+                }
+                Monitor.Wait(_state, (int)Math.Min(left, int.MaxValue));
+            }
+            return true;
         }
     }
 
     /// <inheritdoc />
     /// <remarks>
-    /// <para>Group commit: queries that arrive while a transaction is running queue up, and the next
-    /// <c>BEGIN IMMEDIATE</c> ... <c>COMMIT</c> applies all of them in arrival order, so a burst of queries shares
-    /// one commit (one set of file locks, one WAL append) instead of paying for one each. Each caller's task
-    /// completes only after the transaction holding its update has committed, so no answer is ever given for state
-    /// that could still be lost by a rollback; if the transaction fails, every query in it fails with that error
-    /// (the policy door then closes without a reply, and Postfix applies its default action).</para>
-    /// <para>No thread waits: the caller that finds no transaction running runs one at once for its own query (so a
-    /// lone query costs what it did before); others queue and return a pending task. When queries arrived meanwhile,
-    /// that caller commits them too, in batches, releasing each batch's callers (their continuations run on its
-    /// thread, as socket continuations do) before the next; after 8 batches a thread-pool work item takes over.
-    /// Handing every batch to the pool cost a pool thread's wake-up and spinning per batch, more than the batch's
-    /// own transaction; the price is that the first caller's answer waits for those few batches.</para>
+    /// Writes what is queued first, then deletes the expired rows from the file and the index; queries wait for the
+    /// index's part (a pass over it: milliseconds for a million records, once per <c>ExpiryIntervalSeconds</c>).
     /// </remarks>
-    public ValueTask<GreylistCheckResult> CheckAsync(GreylistCheck check, CancellationToken cancellationToken)
-    {
-        lock (_queueGate)
-        {
-            if (_committing)
-            {
-                var waiter = new Waiter(check);
-                _queue.Add(waiter);
-                return new ValueTask<GreylistCheckResult>(waiter.Task);
-            }
-            _committing = true;
-        }
-        return ValueTask.FromResult(Lead(check));
-    }
-
-    /// <summary>Transactions committed by <see cref="CheckAsync"/> (a batch of queries each); for tests and diagnostics.</summary>
-    public long GroupCommits => Interlocked.Read(ref _groupCommits);
-
-    /// <summary>Runs the caller's own query in a transaction, as the committer, then the queries that queued meanwhile.</summary>
-    /// <remarks>The queue is empty when it starts: a committer only stops when it is.</remarks>
-    private GreylistCheckResult Lead(GreylistCheck own)
-    {
-        try
-        {
-            return RunBatch(own, Empty);
-        }
-        finally
-        {
-            Drain(LeaderRounds);
-        }
-    }
-
-    /// <summary>Commits what is queued, a batch per transaction, until the queue is empty or after <paramref name="rounds"/> batches a pool work item goes on.</summary>
-    private void Drain(int rounds)
-    {
-        for (int round = 0; ; round++)
-        {
-            lock (_queueGate)
-            {
-                if (_queue.Count == 0)
-                {
-                    _committing = false;
-                    return;
-                }
-            }
-            if (round == rounds)
-            {
-                // Give the thread back now and then; the next work item goes on committing.
-                ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(DrainRounds), this, preferLocal: false);
-                return;
-            }
-            List<Waiter> batch = TakeQueued();
-            try
-            {
-                RunBatch(null, batch);
-                // The callers' continuations run here, inline; a query one of them sends meanwhile only queues (we
-                // are still the committer), never starts a nested transaction on this thread.
-                Complete(batch);
-            }
-            catch (Exception ex)
-            {
-                Fail(batch, ex);
-            }
-        }
-    }
-
-    /// <summary>One transaction: <paramref name="own"/> first (when given), then <paramref name="batch"/> in arrival order.</summary>
-    private GreylistCheckResult RunBatch(GreylistCheck? own, List<Waiter> batch)
-    {
-        if (own is null && batch.Count == 0)
-        {
-            return default;
-        }
-        _beforeGroupCommit?.Invoke();
-        lock (_gate)
-        {
-            GreylistCheckResult result = InTransaction(() =>
-            {
-                GreylistCheckResult first = own is { } check ? Apply(check) : default;
-                foreach (Waiter waiter in batch)
-                {
-                    waiter.Result = Apply(waiter.Check);
-                }
-                return first;
-            });
-            Interlocked.Increment(ref _groupCommits);
-            return result;
-        }
-    }
-
-    /// <summary>One query's store work inside the caller's transaction.</summary>
-    private GreylistCheckResult Apply(in GreylistCheck check)
-    {
-        if (check.CheckAutoWhitelist && check.ClientKey is not null && TouchAutoWhitelisted(check.ClientKey, check.Now, check.Threshold, check.Timing))
-        {
-            return new GreylistCheckResult(true, default, 0);
-        }
-        TripletState state = UpdateTriplet(check.TripletKey, check.Now, check.Timing);
-        int count = GreylistChecks.IsFirstPass(state, check) ? CountPass(check.ClientKey!, check.Now, check.Timing) : 0;
-        return new GreylistCheckResult(false, state, count);
-    }
-
-    private List<Waiter> TakeQueued()
-    {
-        lock (_queueGate)
-        {
-            if (_queue.Count == 0)
-            {
-                return Empty;
-            }
-            List<Waiter> batch = _queue;
-            _queue = [];
-            return batch;
-        }
-    }
-
-    /// <summary>After holding writes off: stop being the committer when nothing is queued, else let a pool work item commit the rest.</summary>
-    private void ReleaseOrHandOff() => Drain(0);
-
-    private static void Complete(List<Waiter> batch)
-    {
-        foreach (Waiter waiter in batch)
-        {
-            waiter.TrySetResult(waiter.Result);
-        }
-    }
-
-    private static void Fail(List<Waiter> batch, Exception ex)
-    {
-        foreach (Waiter waiter in batch)
-        {
-            waiter.TrySetException(ex);
-        }
-    }
-
-    /// <inheritdoc />
     public ValueTask<int> ExpireAsync(long now, GreylistTiming timing, CancellationToken cancellationToken)
     {
-        lock (_gate)
+        lock (_write)
         {
-            return ValueTask.FromResult(InTransaction(() =>
+            ObjectDisposedException.ThrowIf(_closed, this);
+            WriteQueued();
+            int removed = InTransaction(() =>
             {
                 using SqliteCommand triplets = _connection.CreateCommand();
                 triplets.CommandText = "DELETE FROM triplet WHERE $now - last > $maxAge OR (last - first < $delay AND $now - last > $window);";
@@ -303,75 +294,250 @@ public sealed class SqliteGreylistStore : IGreylistStore
                 triplets.Parameters.AddWithValue("$maxAge", timing.MaxAge);
                 triplets.Parameters.AddWithValue("$delay", timing.Delay);
                 triplets.Parameters.AddWithValue("$window", timing.RetryWindow);
-                int removed = triplets.ExecuteNonQuery();
+                int rows = triplets.ExecuteNonQuery();
                 using SqliteCommand clients = _connection.CreateCommand();
                 clients.CommandText = "DELETE FROM client WHERE $now - last > $maxAge;";
                 clients.Parameters.AddWithValue("$now", now);
                 clients.Parameters.AddWithValue("$maxAge", timing.MaxAge);
-                return removed + clients.ExecuteNonQuery();
-            }));
+                return rows + clients.ExecuteNonQuery();
+            });
+            lock (_state)
+            {
+                // The same rules as the DELETEs; an update queued since (last = now) is never expired.
+                RemoveWhere(_tripletIndex, r => now - r.Last > timing.MaxAge || (r.Last - r.First < timing.Delay && now - r.Last > timing.RetryWindow));
+                RemoveWhere(_clientIndex, r => now - r.Last > timing.MaxAge);
+            }
+            return ValueTask.FromResult(removed);
         }
     }
 
     /// <inheritdoc />
+    /// <remarks>Stops the checkpoint thread, lets the writer write what is queued (one last try), then closes.</remarks>
     public ValueTask DisposeAsync()
     {
-        _checkpointer.Dispose(); // first, and outside the lock: a checkpoint it is running may be holding writes off
-        lock (_gate)
+        lock (_state)
         {
-            if (!_disposed)
+            if (_stopping)
             {
-                _disposed = true;
-                foreach (SqliteCommand c in new[] { _begin, _commit, _rollback, _getTriplet, _putTriplet, _getClient, _putClient })
-                {
-                    c.Dispose();
-                }
-                _connection.Dispose();
+                return ValueTask.CompletedTask;
             }
+            _stopping = true;
+            Monitor.PulseAll(_state);
+        }
+        _checkpointer.Dispose(); // a checkpoint it is running may be holding the writer off
+        _thread.Join();
+        lock (_write)
+        {
+            _closed = true;
+            foreach (SqliteCommand c in new[] { _begin, _commit, _rollback, _putTriplet, _putClient })
+            {
+                c.Dispose();
+            }
+            _connection.Dispose();
+            _ownership.Dispose();
         }
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Runs <paramref name="work"/> (the checkpoint thread's) while the store commits nothing.</summary>
-    /// <remarks>
-    /// Taking the committer's role when it is free makes queries that arrive meanwhile queue for the next group
-    /// commit instead of blocking their (socket) threads on the lock; when a committer is running, it is the one
-    /// that waits.
-    /// </remarks>
-    private void HoldWrites(Action work)
+    /// <summary>Locks <c><paramref name="path"/>.lock</c> (<c>flock</c>) for as long as the store is open: the index is this process's, so a second one on the same file is refused.</summary>
+    private static FileStream TakeOwnership(string path)
     {
-        bool committer;
-        lock (_queueGate)
-        {
-            committer = !_committing;
-            _committing = true;
-        }
+        string lockPath = path + ".lock";
         try
         {
-            lock (_gate)
+            return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new IOException($"{path} is in use by another store ({lockPath} is locked): a SQLite greylist belongs to one process; hosts share a greylist through Redis", ex);
+        }
+    }
+
+    /// <summary>The writer thread: writes what is queued, a transaction at a time, until stopped with nothing left (or its last try failed).</summary>
+    private void WriteLoop()
+    {
+        while (true)
+        {
+            bool stopping;
+            lock (_state)
             {
-                if (!_disposed)
+                while (_triplets.Count + _clients.Count == 0 && !_stopping)
                 {
-                    work();
+                    _writerWaiting = true;
+                    Monitor.Wait(_state);
+                    _writerWaiting = false;
+                }
+                if (_triplets.Count + _clients.Count == 0)
+                {
+                    return; // stopping, everything written
+                }
+                stopping = _stopping;
+            }
+            bool failed = false;
+            lock (_write)
+            {
+                try
+                {
+                    WriteQueued();
+                }
+                catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+                {
+                    WriteFailed(ex, stopping);
+                    failed = true;
+                }
+            }
+            if (failed)
+            {
+                if (stopping)
+                {
+                    return; // the process is going: what is left is lost, as in a crash (logged)
+                }
+                lock (_state)
+                {
+                    if (!_stopping)
+                    {
+                        Monitor.Wait(_state, _retryDelay);
+                    }
                 }
             }
         }
-        finally
+    }
+
+    /// <summary>Under <see cref="_write"/>: writes the queued updates in one transaction; on failure they are queued again (newer ones kept) and the error thrown.</summary>
+    private void WriteQueued()
+    {
+        lock (_state)
         {
-            if (committer)
+            (_writingTriplets, _triplets) = (_triplets, _writingTriplets);
+            (_writingClients, _clients) = (_clients, _writingClients);
+        }
+        if (_writingTriplets.Count + _writingClients.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            _beforeWrite?.Invoke();
+            InTransaction(() =>
             {
-                ReleaseOrHandOff();
+                foreach ((string key, (long first, long last)) in _writingTriplets)
+                {
+                    Write(_putTriplet, key, first, last);
+                }
+                foreach ((string key, (long count, long last)) in _writingClients)
+                {
+                    Write(_putClient, key, count, last);
+                }
+                return 0;
+            });
+        }
+        catch
+        {
+            lock (_state)
+            {
+                Requeue(_writingTriplets, _triplets);
+                Requeue(_writingClients, _clients);
+            }
+            throw;
+        }
+        Interlocked.Increment(ref _commits);
+        WriteSucceeded();
+        lock (_state)
+        {
+            _writingTriplets.Clear();
+            _writingClients.Clear();
+            Monitor.PulseAll(_state); // whoever waits until written
+        }
+    }
+
+    /// <summary>Under <see cref="_state"/>: puts failed updates back where no newer one has been queued since.</summary>
+    private static void Requeue(Dictionary<string, (long, long)> failed, Dictionary<string, (long, long)> queued)
+    {
+        foreach ((string key, (long, long) value) in failed)
+        {
+            queued.TryAdd(key, value);
+        }
+        failed.Clear();
+    }
+
+    /// <summary>Under <see cref="_write"/>: counts and (at most once a minute) logs a failed write.</summary>
+    private void WriteFailed(Exception ex, bool stopping)
+    {
+        Interlocked.Increment(ref _writeFailures);
+        _failuresInARow++;
+        long now = _time.GetTimestamp();
+        if (!stopping && _lastWarning is long last && _time.GetElapsedTime(last, now) < SqliteWalCheckpointer.FailureLogInterval)
+        {
+            return;
+        }
+        _lastWarning = now;
+        if (_logger is null)
+        {
+            return;
+        }
+        if (stopping)
+        {
+            Log.LastWriteFailed(_logger, Unwritten, ex.Message);
+        }
+        else
+        {
+            Log.WriteFailed(_logger, _failuresInARow, Unwritten, ex.Message);
+        }
+    }
+
+    /// <summary>Under <see cref="_write"/>: after failures, says that writes work again.</summary>
+    private void WriteSucceeded()
+    {
+        if (_failuresInARow == 0)
+        {
+            return;
+        }
+        if (_logger is not null)
+        {
+            Log.WritesResumed(_logger, _failuresInARow);
+        }
+        _failuresInARow = 0;
+        _lastWarning = null;
+    }
+
+    /// <summary>Under <see cref="_state"/>: a query may queue updates only while the store is open and fewer than the bound wait.</summary>
+    private void CheckRoom()
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        if (UnwrittenCount >= _maxUnwritten)
+        {
+            throw new InvalidOperationException($"greylist database: {UnwrittenCount} updates are waiting to be written (is the disk full?)");
+        }
+    }
+
+    /// <summary>Under <see cref="_state"/>: wakes the writer when it sleeps.</summary>
+    private void WakeWriter()
+    {
+        if (_writerWaiting)
+        {
+            Monitor.PulseAll(_state);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> (the checkpoint thread's) while the writer commits nothing; queries go on.</summary>
+    private void HoldWrites(Action work)
+    {
+        lock (_write)
+        {
+            if (!_closed)
+            {
+                work();
             }
         }
     }
 
     private T InTransaction<T>(Func<T> work)
     {
-        Begin();
+        _begin.ExecuteNonQuery();
         try
         {
             T result = work();
-            Commit();
+            _commit.ExecuteNonQuery();
             if (_pagesSinceCheckpoint >= _pagesPerCheckpoint)
             {
                 _pagesSinceCheckpoint = 0;
@@ -386,14 +552,6 @@ public sealed class SqliteGreylistStore : IGreylistStore
         }
     }
 
-    private void Begin()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        _begin.ExecuteNonQuery();
-    }
-
-    private void Commit() => _commit.ExecuteNonQuery();
-
     private void Rollback()
     {
         try
@@ -406,47 +564,92 @@ public sealed class SqliteGreylistStore : IGreylistStore
         }
     }
 
-    // The three operations, inside a transaction the caller holds (under _gate).
+    // The three operations, under _state: read the index, update it, queue the write.
     private TripletState UpdateTriplet(string key, long now, GreylistTiming timing)
     {
-        (long First, long Last)? record = Read(_getTriplet, key);
+        UInt128 digest = Digest(key);
+        (long First, long Last)? record = _tripletIndex.TryGetValue(digest, out (long, long) r) ? r : null;
         TripletState state = TripletRules.Update(record?.First, record?.Last, now, timing);
-        Write(_putTriplet, key, state.First, now);
+        _tripletIndex[digest] = (state.First, now);
+        _triplets[key] = (state.First, now);
         return state;
     }
 
     private bool TouchAutoWhitelisted(string clientKey, long now, int threshold, GreylistTiming timing)
     {
-        (long Count, long Last)? record = Read(_getClient, clientKey);
-        if (record is not { } r || now - r.Last > timing.MaxAge || r.Count < threshold)
+        UInt128 digest = Digest(clientKey);
+        if (!_clientIndex.TryGetValue(digest, out (long Count, long Last) r) || now - r.Last > timing.MaxAge || r.Count < threshold)
         {
             return false;
         }
-        Write(_putClient, clientKey, r.Count, now);
+        SetClient(clientKey, digest, r.Count, now);
         return true;
     }
 
     private int CountPass(string clientKey, long now, GreylistTiming timing)
     {
-        (long Count, long Last)? record = Read(_getClient, clientKey);
-        if (record is { } r && now - r.Last <= timing.MaxAge)
+        UInt128 digest = Digest(clientKey);
+        long count = 1;
+        if (_clientIndex.TryGetValue(digest, out (long Count, long Last) r) && now - r.Last <= timing.MaxAge)
         {
             if (now - r.Last <= timing.AutoWhitelistInterval)
             {
                 return (int)r.Count;
             }
-            Write(_putClient, clientKey, r.Count + 1, now);
-            return (int)r.Count + 1;
+            count = r.Count + 1;
         }
-        Write(_putClient, clientKey, 1, now);
-        return 1;
+        SetClient(clientKey, digest, count, now);
+        return (int)count;
     }
 
-    private static (long, long)? Read(SqliteCommand command, string key)
+    private void SetClient(string key, UInt128 digest, long count, long last)
     {
-        command.Parameters[0].Value = key;
+        _clientIndex[digest] = (count, last);
+        _clients[key] = (count, last);
+    }
+
+    /// <summary>The index's key for a record key: the first 128 bits of the SHA-256 of its UTF-8 (a collision is not a practical concern).</summary>
+    private static UInt128 Digest(string key)
+    {
+        int length = Encoding.UTF8.GetMaxByteCount(key.Length);
+        byte[]? rented = null;
+        Span<byte> utf8 = length <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
+        try
+        {
+            int written = Encoding.UTF8.GetBytes(key, utf8);
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(utf8[..written], hash);
+            return BinaryPrimitives.ReadUInt128LittleEndian(hash);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static void RemoveWhere(Dictionary<UInt128, (long, long)> index, Func<(long First, long Last), bool> expired)
+    {
+        foreach ((UInt128 digest, (long, long) record) in index)
+        {
+            if (expired(record))
+            {
+                index.Remove(digest); // allowed while enumerating
+            }
+        }
+    }
+
+    private void Load(string sql, Dictionary<UInt128, (long, long)> index)
+    {
+        using SqliteCommand command = _connection.CreateCommand();
+        command.CommandText = sql;
         using SqliteDataReader reader = command.ExecuteReader();
-        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
+        while (reader.Read())
+        {
+            index[Digest(reader.GetString(0))] = (reader.GetInt64(1), reader.GetInt64(2));
+        }
     }
 
     private void Write(SqliteCommand command, string key, long a, long b)
@@ -477,11 +680,15 @@ public sealed class SqliteGreylistStore : IGreylistStore
         return command;
     }
 
-    /// <summary>A queued query: completed (inline, by the committer) after its transaction commits.</summary>
-    private sealed class Waiter(GreylistCheck check) : TaskCompletionSource<GreylistCheckResult>
+    private static partial class Log
     {
-        public GreylistCheck Check { get; } = check;
+        [LoggerMessage(EventId = 6211, Level = LogLevel.Warning, Message = "Greylist database: write failed ({Failures} in a row, {Unwritten} updates waiting, answers go on from memory): {Error}; retrying (next warning in a minute at the earliest)")]
+        public static partial void WriteFailed(ILogger logger, long failures, int unwritten, string error);
 
-        public GreylistCheckResult Result { get; set; }
+        [LoggerMessage(EventId = 6212, Level = LogLevel.Information, Message = "Greylist database: writes succeed again after {Failures} failures in a row")]
+        public static partial void WritesResumed(ILogger logger, long failures);
+
+        [LoggerMessage(EventId = 6213, Level = LogLevel.Error, Message = "Greylist database: the last write before stopping failed; {Unwritten} updates are lost (those senders are greylisted once more): {Error}")]
+        public static partial void LastWriteFailed(ILogger logger, int unwritten, string error);
     }
 }

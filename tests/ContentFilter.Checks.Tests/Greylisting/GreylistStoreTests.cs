@@ -60,7 +60,9 @@ public class GreylistStoreTests : IClassFixture<GreylistStoreFixture>
         string prefix = GreylistStoreFixture.NewPrefix();
         var time = new FakeTimeProvider(Start);
         await using IGreylistStore a = await _fixture.OpenAsync(kind, path, prefix);
-        await using IGreylistStore b = await _fixture.OpenAsync(kind, path, prefix);
+        // Redis: two stores on one server, as two hosts. SQLite: two engines on the one store a file may have.
+        await using IGreylistStore? second = kind == "redis" ? await _fixture.OpenAsync(kind, path, prefix) : null;
+        IGreylistStore b = second ?? a;
         GreylistEngine[] engines = [Engine(a, time), Engine(b, time)];
 
         GreylistDecision[] decisions = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
@@ -68,6 +70,19 @@ public class GreylistStoreTests : IClassFixture<GreylistStoreFixture>
 
         Assert.Single(decisions, d => d.Reason == "new");
         Assert.Equal(39, decisions.Count(d => d.Reason == "early-retry (300s missing)"));
+    }
+
+    [Fact]
+    public async Task Sqlite_ASecondStoreOnTheSameFile_IsRefused_UntilTheFirstIsClosed()
+    {
+        string path = _fixture.NewSqlitePath();
+        IGreylistStore first = new SqliteGreylistStore(path);
+
+        IOException refused = Assert.Throws<IOException>(() => new SqliteGreylistStore(path));
+        Assert.Contains("is in use by another store", refused.Message, StringComparison.Ordinal);
+
+        await first.DisposeAsync();
+        await using IGreylistStore second = new SqliteGreylistStore(path);
     }
 
     [SkippableTheory]

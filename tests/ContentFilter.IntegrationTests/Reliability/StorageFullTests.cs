@@ -10,8 +10,8 @@ namespace ContentFilter.IntegrationTests.Reliability;
 
 /// <summary>
 /// The service's other files on a really full file system (a small tmpfs filled to the last byte), through real
-/// Postfix: the quarantine directory, where a failure must keep the mail in Postfix's queue, and the audit file,
-/// where it must not stop the mail.
+/// Postfix: the quarantine directory, where a failure must keep the mail in Postfix's queue, the audit file, where it
+/// must not stop the mail, and the greylist database, where greylisting goes on from memory.
 /// </summary>
 public sealed class StorageFullTests
 {
@@ -91,19 +91,13 @@ public sealed class StorageFullTests
     }
 
     [SkippableFact]
-    public async Task GreylistDatabaseOnFullDisk_PostfixAppliesItsPolicyDefault_GreylistingResumesWhenThereIsRoom()
+    public async Task GreylistDatabaseOnFullDisk_GreylistingGoesOnFromMemory_TheFailedWritesAreLogged_AndWrittenWhenThereIsRoom()
     {
         Skip.IfNot(TmpfsMount.IsAvailable, "mounting a tmpfs needs root");
         int policyPort = TestPaths.FreePorts(1)[0];
         string policy = "127.0.0.1:" + policyPort.ToString(CultureInfo.InvariantCulture);
         await using FilterChain chain = await FilterChain.StartAsync(
-            configurePostfix: p =>
-            {
-                p.SmtpdOverrides.Add($"smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,inet:{policy}");
-                // smtpd_policy_service_default_action stays Postfix's default for a policy server that gives no
-                // answer (451 4.3.5 Server configuration problem): the sending MTA keeps the mail and retries.
-                p.SmtpdOverrides.Add("smtpd_policy_service_retry_delay=1s");
-            },
+            configurePostfix: p => p.SmtpdOverrides.Add($"smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,inet:{policy}"),
             configureFilter: f =>
             {
                 string empty = Path.Combine(f.RootDirectory, "whitelist-empty");
@@ -118,18 +112,20 @@ public sealed class StorageFullTests
         await chain.Filter.StartAsync();
         data.FillToTheLastByte();
 
-        // The store cannot write the new triplet: no reply, so Postfix answers with its policy-service default (a
-        // 4xx), and the sending MTA keeps the mail. Nothing is accepted without a decision.
+        // The store answers from memory and cannot write the new triplet: the sender is greylisted all the same
+        // (postgrey's text), and the failed write is in the log with the count of updates waiting.
         SmtpReply whileFull = await RcptAsync(chain, "bob@sender.test");
-        Assert.True(whileFull.Code == 451 && whileFull.Text.Contains("4.3.5", StringComparison.Ordinal), $"{whileFull}\n{chain.Diagnostics()}");
-        await Poll.UntilAsync(() => ReadShared(chain.Filter.StdoutFile).Contains("greylist failed", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the store failure in the log\n" + chain.Filter.Diagnostics(), TimeSpan.FromMilliseconds(100));
+        Assert.True(whileFull.Code == 450 && whileFull.Text.Contains("Greylisted", StringComparison.Ordinal), $"{whileFull}\n{chain.Diagnostics()}");
+        await Poll.UntilAsync(() => ReadShared(chain.Filter.StdoutFile).Contains("Greylist database: write failed (1 in a row, 1 updates waiting", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the failed write in the log\n" + chain.Filter.Diagnostics(), TimeSpan.FromMilliseconds(100));
 
-        // With room again the same service greylists the same triplet as new, with postgrey's text: the failed
-        // transaction left nothing half-written behind.
+        // The retry of a few seconds later is still early, as it is for postgrey: the triplet is remembered.
+        SmtpReply retry = await RcptAsync(chain, "bob@sender.test");
+        Assert.True(retry.Code == 450, $"{retry}\n{chain.Diagnostics()}");
+        Assert.Contains("reason=early-retry", ReadShared(chain.Filter.StdoutFile));
+
+        // With room again the writer's next try writes it, and says so.
         data.Free();
-        SmtpReply afterwards = await RcptAsync(chain, "bob@sender.test");
-        Assert.True(afterwards.Code == 450 && afterwards.Text.Contains("Greylisted", StringComparison.Ordinal), $"{afterwards}\n{chain.Diagnostics()}");
-        Assert.Contains("reason=new", ReadShared(chain.Filter.StdoutFile));
+        await Poll.UntilAsync(() => ReadShared(chain.Filter.StdoutFile).Contains("Greylist database: writes succeed again", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the writes resuming in the log\n" + chain.Filter.Diagnostics(), TimeSpan.FromMilliseconds(100));
         Assert.True(chain.Filter.Pid is not null, chain.Filter.Diagnostics());
     }
 
