@@ -12,12 +12,14 @@ namespace ContentFilter.Checks.Greylisting;
 /// into an in-memory index (keyed by the first 128 bits of the key's SHA-256, 16 bytes of key and 16 of value a
 /// record, about 60 bytes with the table's own: 60 MB for a million triplets). A query's read-modify-write runs
 /// under one lock against that index and never touches SQLite; its updates (newest per key) queue for a writer
-/// thread, which writes everything queued in one <c>BEGIN IMMEDIATE</c> ... <c>COMMIT</c>. Under load one
-/// transaction carries hundreds of updates, and no query waits for a commit, a checkpoint or the disk.</para>
-/// <para>What that gives up: an update is on disk a few milliseconds after its answer, so a crash of the process
-/// (as a power cut already could with <c>synchronous=NORMAL</c>) forgets the last updates, and those senders wait
-/// once more, as for a new triplet. Stopping the store writes everything queued. The file belongs to one process:
-/// a second one on the same file would answer from its own memory. Several hosts share a greylist through Redis.</para>
+/// thread, which lets them gather for <see cref="WriteDelay"/> after the first and then writes everything queued in
+/// one <c>BEGIN IMMEDIATE</c> ... <c>COMMIT</c>. Under load one transaction carries hundreds of updates, and no query
+/// waits for a commit, a checkpoint or the disk.</para>
+/// <para>What that gives up: an update is on disk some 20 to 30 milliseconds after its answer, so a crash of the
+/// process (as a power cut already could with <c>synchronous=NORMAL</c>) forgets the last updates, and those senders
+/// wait once more, as for a new triplet. Stopping the store writes everything queued. The file belongs to one
+/// process: a second store on it is refused (<c>greylist.db.lock</c>). Several hosts share a greylist through
+/// Redis.</para>
 /// <para>A failed write (disk full, I/O error) keeps its updates queued, logs a warning (the first at once, then
 /// at most one a minute; a line when writes succeed again), and is retried after <see cref="WriteRetryDelay"/>;
 /// queries go on from memory. From <see cref="MaxUnwritten"/> updates waiting, queries fail (the policy door then
@@ -31,6 +33,14 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
 {
     /// <summary>Updates waiting to be written from which queries fail instead of queueing more.</summary>
     public const int MaxUnwritten = 100_000;
+
+    /// <summary>
+    /// How long the writer lets updates queue after the first one before it writes them: a transaction's own cost
+    /// (locks, the WAL's frame and index) is then shared by a burst's worth of queries (700 at 35,000 a second)
+    /// instead of the few that arrive while the previous one commits. It is also how much longer than an answer an
+    /// update may wait to be on disk.
+    /// </summary>
+    public static readonly TimeSpan WriteDelay = TimeSpan.FromMilliseconds(20);
 
     /// <summary>How long the writer waits after a failed write before it tries again.</summary>
     public static readonly TimeSpan WriteRetryDelay = TimeSpan.FromSeconds(1);
@@ -53,6 +63,7 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
     private readonly int _pagesPerCheckpoint;
     private readonly int _maxUnwritten;
     private readonly TimeSpan _retryDelay;
+    private readonly TimeSpan _writeDelay;
     private readonly ILogger? _logger;
     private readonly TimeProvider _time;
     private readonly Thread _thread;
@@ -102,11 +113,13 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
     /// <param name="time">The clock spacing warnings.</param>
     /// <param name="retryDelay">The wait after a failed write (default <see cref="WriteRetryDelay"/>).</param>
     /// <param name="maxUnwritten">The bound on waiting updates (default <see cref="MaxUnwritten"/>).</param>
-    internal SqliteGreylistStore(string path, Action? beforeWrite, int pagesPerCheckpoint = DefaultPagesPerCheckpoint, Action? beforeCheckpoint = null, ILogger? logger = null, TimeProvider? time = null, TimeSpan? retryDelay = null, int maxUnwritten = MaxUnwritten)
+    /// <param name="writeDelay">How long updates queue before a write (default <see cref="WriteDelay"/>).</param>
+    internal SqliteGreylistStore(string path, Action? beforeWrite, int pagesPerCheckpoint = DefaultPagesPerCheckpoint, Action? beforeCheckpoint = null, ILogger? logger = null, TimeProvider? time = null, TimeSpan? retryDelay = null, int maxUnwritten = MaxUnwritten, TimeSpan? writeDelay = null)
     {
         _beforeWrite = beforeWrite;
         _pagesPerCheckpoint = pagesPerCheckpoint;
         _retryDelay = retryDelay ?? WriteRetryDelay;
+        _writeDelay = writeDelay ?? WriteDelay;
         _maxUnwritten = maxUnwritten;
         _logger = logger;
         _time = time ?? TimeProvider.System;
@@ -370,6 +383,11 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
                 if (_triplets.Count + _clients.Count == 0)
                 {
                     return; // stopping, everything written
+                }
+                if (!_stopping && _writeDelay > TimeSpan.Zero)
+                {
+                    // Let the burst this update belongs to queue up too: one transaction for all of it.
+                    Monitor.Wait(_state, _writeDelay);
                 }
                 stopping = _stopping;
             }

@@ -57,7 +57,7 @@ public class SqliteCheckpointTests : IClassFixture<GreylistStoreFixture>
         const int PagesPerCheckpoint = 50;
         const int Queries = 4000;
         string path = _fixture.NewSqlitePath();
-        await using var store = new SqliteGreylistStore(path, null, PagesPerCheckpoint, null);
+        await using var store = new SqliteGreylistStore(path, null, PagesPerCheckpoint, null, writeDelay: TimeSpan.Zero);
 
         // Each query written before the next (the writer would otherwise put many in one transaction).
         await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>

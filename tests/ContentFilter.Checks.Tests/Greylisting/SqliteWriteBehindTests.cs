@@ -89,6 +89,24 @@ public sealed class SqliteWriteBehindTests : IClassFixture<GreylistStoreFixture>
     }
 
     [Fact]
+    public async Task UpdatesWithinTheWriteDelay_GoInOneTransaction_AndClosingDoesNotWaitTheDelayOut()
+    {
+        string path = _fixture.NewSqlitePath();
+        var store = new SqliteGreylistStore(path, null, writeDelay: TimeSpan.FromHours(1));
+        for (int i = 0; i < 50; i++)
+        {
+            await store.CheckAsync(Check($"t{i}", $"c{i}"), CancellationToken.None);
+        }
+        Assert.Equal(0, store.Commits);
+        Assert.Equal(50, store.Unwritten);
+
+        await store.DisposeAsync().AsTask().WaitAsync(Wait);
+
+        Assert.Equal(1, store.Commits);
+        Assert.Equal(50, SqliteRows.Count(path));
+    }
+
+    [Fact]
     public async Task AFailedWrite_KeepsItsUpdates_AnswersGoOn_OneWarning_ThenWrittenAndTheRecoveryLogged()
     {
         string path = _fixture.NewSqlitePath();
@@ -141,16 +159,13 @@ public sealed class SqliteWriteBehindTests : IClassFixture<GreylistStoreFixture>
     public async Task Closing_WritesWhatIsQueued_AndReopening_ReadsTripletsAndClientsBack()
     {
         string path = _fixture.NewSqlitePath();
-        using var held = new FirstCallHolder(Wait);
-        var store = new SqliteGreylistStore(path, held.Hook);
+        var store = new SqliteGreylistStore(path, null, writeDelay: TimeSpan.FromHours(1));
         await store.CheckAsync(Check("lead"), CancellationToken.None);
-        Assert.True(await held.Entered.WaitAsync(Wait));
         await store.CheckAsync(Check("queued"), CancellationToken.None);
         Assert.Equal(1, await store.CountPassAsync("client", Now, Timing, CancellationToken.None));
+        Assert.Equal(3, store.Unwritten);
 
-        Task closing = store.DisposeAsync().AsTask();
-        held.Release();
-        await closing.WaitAsync(Wait);
+        await store.DisposeAsync().AsTask().WaitAsync(Wait);
         Assert.Equal(2, SqliteRows.Count(path));
         Assert.Equal(1, SqliteRows.Count(path, "client"));
 
