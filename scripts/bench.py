@@ -11,7 +11,9 @@ Parts (BENCH_ONLY=relay,greylist,milter,memory selects some):
             messages, 1 and 10 sessions; and spamd's own throughput (spamc straight to spamd) for the spam path.
             Also DKIM signing with ed25519 (ContentFilter only: amavisd-new cannot) and DKIM verification of
             pre-signed mail (key served by a private dnsmasq), sent by send_signed() instead of smtp-source.
-  greylist  the same stream of policy queries against postgrey and the contentfilter process (SQLite, Redis).
+  greylist  the same stream of policy queries against postgrey and the contentfilter process (SQLite, Redis), and
+            against a policy server that decides nothing (scripts/nullpolicy.c, alone and with one Redis script per
+            query: the floors).
   milter    a private Postfix (smtpd_milters) with ContentFilter's milter, with opendkim, with a milter that does
             nothing (scripts/nullmilter.c, the floor), with no milter.
   memory    ContentFilter's RSS at rest and while relaying one 100 MB message.
@@ -20,6 +22,7 @@ Parts (BENCH_ONLY=relay,greylist,milter,memory selects some):
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -54,6 +57,9 @@ AMAVIS_CHILDREN = 10
 MILTER_UNIX = os.environ.get("BENCH_MILTER_UNIX", "0") == "1"  # milters on unix sockets instead of loopback TCP
 # scripts/nullmilter.c, built by scripts/bench: a milter that does nothing, negotiated like ContentFilter's (TCP)
 NULL_MILTER = os.environ.get("BENCH_NULL_MILTER", "")
+# scripts/nullpolicy.c, built by scripts/bench: a policy server that decides nothing (alone, and with one Redis
+# script per query)
+NULL_POLICY = os.environ.get("BENCH_NULL_POLICY", "")
 
 # Messages per run (10-session figure; a 1-session run sends half): fast paths get enough for a run of a few
 # seconds (shorter runs are noise), slow paths fewer so the suite stays under 20 minutes on 2 CPUs; BENCH_SCALE
@@ -1037,6 +1043,21 @@ def greylist_load(port, n, seed, connections=10):
     return fields
 
 
+def redis_check_script():
+    """The Lua text of ContentFilter's one-round-trip Redis check (its Functions + CheckScript raw literals), for the
+    null policy server; None when the source no longer has them in that form."""
+    src = open(os.path.join(REPO, "src/ContentFilter.Checks/Greylisting/RedisGreylistStore.cs"), encoding="utf-8").read()
+    parts = []
+    for name in ("Functions", "CheckScript"):
+        m = re.search(r'private const string ' + name + r' = (?:Functions \+ )?"""\n(.*?)\n\s*"""', src, re.S)
+        if not m:
+            return None
+        lines = m.group(1).split("\n")
+        indent = min(len(l) - len(l.lstrip()) for l in lines if l.strip())
+        parts.append("\n".join(l[indent:] for l in lines) + "\n")
+    return "".join(parts)
+
+
 def part_greylist(rows):
     """postgrey and ContentFilter (SQLite, Redis) on the same kind of stream, in GREYLIST_ROUNDS rounds of one run
     each, fresh triplets every run: single runs of postgrey (4,000 queries, 1.5-2.5 s) gave 1,554-2,759 q/s in runs
@@ -1070,6 +1091,23 @@ def part_greylist(rows):
         # 70,000-100,000 (tiered JIT / PGO), with the SQLite and the Redis store alike.
         greylist_load(cfs[store].port, 5 * CF_WARM, "warm")
 
+    # The floors: the null policy server alone, and with one Redis script per query (ContentFilter's own).
+    nulls = {}
+    if NULL_POLICY:
+        nport = free_port()
+        nulls["null"] = (start("nullpolicy", [NULL_POLICY, str(nport)]), nport)
+        wait_port(nport, nulls["null"][0], "nullpolicy")
+        script = redis_check_script()
+        if script:
+            path = os.path.join(WORK, "check.lua")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(script)
+            nport = free_port()
+            nulls["null+redis"] = (start("nullpolicy-redis", [NULL_POLICY, str(nport), str(rport), path]), nport)
+            wait_port(nport, nulls["null+redis"][0], "nullpolicy (redis)")
+        for daemon, nport in nulls.values():
+            greylist_load(nport, CF_WARM, "warm")
+
     def one(port, pid, n, seed):
         before = cpu_ticks(tree(pid))
         f = greylist_load(port, n, seed)
@@ -1080,12 +1118,16 @@ def part_greylist(rows):
         r = {"postgrey": one(port, p.pid, pg_n, f"pg{i}")}
         for store, cf in cfs.items():
             r[store] = one(cf.port, cf.pid, ours_n, f"{store}{i}")
+        for name, (daemon, nport) in nulls.items():
+            r[name] = one(nport, daemon.pid, ours_n, f"{name}{i}")
         rounds.append(r)
         log(f"greylist round {i + 1}: postgrey {r['postgrey'][0]:.0f} q/s, "
             + ", ".join(f"{s} {r[s][0]:.0f} q/s ({r[s][0] / r['postgrey'][0]:.1f}x, {r[s][2] * 1000:.0f} us CPU/query, "
-                        f"load {float(r[s][3]['load_cpu_ms_per_query']) * 1000:.0f} us)" for s in cfs))
+                        f"load {float(r[s][3]['load_cpu_ms_per_query']) * 1000:.0f} us)" for s in (*cfs, *nulls)))
     pg_hwm = pg_mem.close().peak_hwm
     stop(p)
+    for daemon, _ in nulls.values():
+        stop(daemon)
     for store, cf in cfs.items():
         cf.close()
         r = sorted(rounds, key=lambda x: x[store][0] / x["postgrey"][0])[len(rounds) // 2]
@@ -1096,6 +1138,9 @@ def part_greylist(rows):
             "cf_mem": f"{cf.hwm / 1024:.0f} MiB RSS", "peer_mem": f"{pg_hwm / 1024:.0f} MiB RSS",
             "cf_cpu": ours[2], "peer_cpu": pg[2], "unit": "q/s", "p99": (ours[1], pg[1]),
             "rounds": [(x[store][0], x["postgrey"][0]) for x in rounds],
+            # The floor for this store's design, in the same rounds: nothing decided; one Redis script a query.
+            "floor": {name: [(x[name][0], x["postgrey"][0], x[name][2]) for x in rounds]
+                      for name in nulls if name == ("null" if store == "sqlite" else "null+redis")},
         })
     stop(redis)
 
@@ -1452,6 +1497,15 @@ def report(rows, extra, load, started, elapsed):
             out.append("p99 latency: "
                        + ", ".join(f"{r['path'].split(', ')[1]} {r['p99'][0]:.2f} ms" for r in g)
                        + f", postgrey {g[0]['p99'][1]:.2f} ms. CPU is per query.")
+            floors = [(r, name, xs) for r in g for name, xs in r.get("floor", {}).items()]
+            if floors:
+                out.append("The null policy server (scripts/nullpolicy.c: one thread per connection, blocking I/O, answers "
+                           "without deciding; with Redis, first one EVALSHA of ContentFilter's own check script per query "
+                           "on a connection of its session's own) in the same rounds, q/s and ratio to that round's "
+                           "postgrey, its CPU per query: "
+                           + "; ".join(f"{name} (the floor beside {r['path'].split(', ')[1]}) "
+                                       + ", ".join(f"{a:.0f} ({a / b:.1f}×, {c * 1000:.0f} µs)" for a, b, c in xs)
+                                       for r, name, xs in floors) + ".")
             out.append("")
     prows = [r for r in rows if r["part"] == "milter" and len(r.get("pairs", ())) > 1]
     if prows:
@@ -1574,8 +1628,10 @@ def targets(rows, extra):
     if "greylist" in ONLY:
         g = [r for r in rows if r["part"] == "greylist"]
         worst = min(g, key=lambda x: x["cf"] / x["peer"])
+        floors = [(name, statistics.median(a / b for a, b, _ in xs)) for r in g for name, xs in r.get("floor", {}).items()]
         add("greylist ≥ 10× postgrey", worst["cf"] / worst["peer"] >= 10,
-            ", ".join(f"{r['path'].split(', ')[1]} {r['cf'] / r['peer']:.1f}×" for r in g))
+            ", ".join(f"{r['path'].split(', ')[1]} {r['cf'] / r['peer']:.1f}×" for r in g)
+            + "".join(f"; {name} (does nothing) {x:.1f}×" for name, x in floors))
     if "milter" in ONLY:
         # Issue 6's target is the milter path itself: the no-checks rows (TCP and unix socket) are judged. The DKIM
         # signing rows are shown beside them as information; signing has its own target (issue 5, relay rows).
