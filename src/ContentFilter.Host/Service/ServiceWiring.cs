@@ -65,9 +65,12 @@ public static class ServiceWiring
             grey.HostName = hostName;
         }
         services.AddSingleton(grey);
+        // The store is the container's, so stopping the service disposes it: the SQLite store writes what it has
+        // answered but not yet written, and gives up its file.
+        services.AddSingleton(sp => OpenGreylistStore(grey, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new GreylistEngine(
             grey,
-            OpenGreylistStore(grey, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()),
+            sp.GetRequiredService<IGreylistStore>(),
             GreylistExemptions(sp, grey, config, hostName),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<GreylistEngine>>(),

@@ -1,6 +1,9 @@
+using System.Net;
+using ContentFilter.Checks.Greylisting;
 using ContentFilter.Host.Configuration;
 using ContentFilter.Host.Service;
 using ContentFilter.Pipeline.Checks;
+using ContentFilter.Pipeline.Greylisting;
 using ContentFilter.Pipeline.Quarantine;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -19,6 +22,31 @@ public sealed class ServiceWiringTests
         // Default run order: authentication first (DMARC reads SPF and DKIM), then content.
         Assert.Equal(new[] { "spf", "dkim", "arc", "dmarc", "banned", "clamav", "spamassassin" }, sp.GetServices<ICheck>().Select(c => c.Name));
         Assert.Empty(sp.GetServices<IMessageFinisher>());
+    }
+
+    [Fact]
+    public async Task Disposing_TheServices_DisposesTheGreylistStore_SoItsFileIsWrittenAndFree()
+    {
+        string dir = Directory.CreateTempSubdirectory("cf-wiring-grey-").FullName;
+        try
+        {
+            string db = Path.Combine(dir, "greylist.db");
+            LoadedConfig config = ConfigLoader.Load(null, new Dictionary<string, string?> { ["CONTENTFILTER_Greylist__SqlitePath"] = db }, readDefaultFile: false);
+            var request = new GreylistRequest(IPAddress.Parse("192.0.2.7"), "mx.sender.example", "alice@sender.example", "bob@dest.test", "1.2.3", "mx.sender.example");
+            await using (ServiceProvider sp = ServiceHost.BuildTools(config))
+            {
+                Assert.Equal("new", (await sp.GetRequiredService<IGreylist>().CheckAsync(request, CancellationToken.None)).Reason);
+            }
+
+            // A store left open would still hold greylist.db.lock, and its last updates only in memory.
+            await using var reopened = new SqliteGreylistStore(db);
+            var timing = new GreylistTiming(300, 2 * 86400, 35 * 86400, 3600);
+            Assert.Equal(1, await reopened.ExpireAsync(DateTimeOffset.UtcNow.ToUnixTimeSeconds() + (3 * 86400), timing, CancellationToken.None));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]
