@@ -65,7 +65,6 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
     private readonly TimeSpan _retryDelay;
     private readonly TimeSpan _writeDelay;
     private readonly ILogger? _logger;
-    private readonly TimeProvider _time;
     private readonly Thread _thread;
     private readonly FileStream _ownership;
 
@@ -85,9 +84,8 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
     private long _commits;
     private long _writeFailures;
 
-    // The writer thread's own: failures since the last success, and when a warning was last logged.
-    private long _failuresInARow;
-    private long? _lastWarning;
+    // The writer's own (under _write).
+    private readonly FailureRun _failureRun;
 
     /// <summary>Opens (and creates) the database at <paramref name="path"/> and reads it into memory.</summary>
     public SqliteGreylistStore(string path)
@@ -122,7 +120,7 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
         _writeDelay = writeDelay ?? WriteDelay;
         _maxUnwritten = maxUnwritten;
         _logger = logger;
-        _time = time ?? TimeProvider.System;
+        _failureRun = new FailureRun(time ?? TimeProvider.System, SqliteWalCheckpointer.FailureLogInterval);
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
         {
@@ -478,17 +476,11 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
         failed.Clear();
     }
 
-    /// <summary>Under <see cref="_write"/>: counts and (at most once a minute) logs a failed write.</summary>
+    /// <summary>Under <see cref="_write"/>: counts and (at most once a minute; always when stopping) logs a failed write.</summary>
     private void WriteFailed(Exception ex, bool stopping)
     {
         Interlocked.Increment(ref _writeFailures);
-        _failuresInARow++;
-        long now = _time.GetTimestamp();
-        if (!stopping && _lastWarning is long last && _time.GetElapsedTime(last, now) < SqliteWalCheckpointer.FailureLogInterval)
-        {
-            return;
-        }
-        _lastWarning = now;
+        bool warn = _failureRun.Failed();
         if (_logger is null)
         {
             return;
@@ -497,25 +489,19 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
         {
             Log.LastWriteFailed(_logger, Unwritten, ex.Message);
         }
-        else
+        else if (warn)
         {
-            Log.WriteFailed(_logger, _failuresInARow, Unwritten, ex.Message);
+            Log.WriteFailed(_logger, _failureRun.InARow, Unwritten, ex.Message);
         }
     }
 
-    /// <summary>Under <see cref="_write"/>: after failures, says that writes work again.</summary>
+    /// <summary>Under <see cref="_write"/>: after warned failures, says that writes work again.</summary>
     private void WriteSucceeded()
     {
-        if (_failuresInARow == 0)
+        if (_failureRun.Succeeded() is long failures && _logger is not null)
         {
-            return;
+            Log.WritesResumed(_logger, failures);
         }
-        if (_logger is not null)
-        {
-            Log.WritesResumed(_logger, _failuresInARow);
-        }
-        _failuresInARow = 0;
-        _lastWarning = null;
     }
 
     /// <summary>Under <see cref="_state"/>: a query may queue updates only while the store is open and fewer than the bound wait.</summary>

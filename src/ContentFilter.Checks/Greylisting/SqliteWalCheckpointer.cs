@@ -31,7 +31,6 @@ internal sealed partial class SqliteWalCheckpointer : IDisposable
     private readonly Action<Action> _holdWrites;
     private readonly Action? _beforeCheckpoint;
     private readonly ILogger? _logger;
-    private readonly TimeProvider _time;
     private readonly ManualResetEventSlim _signal = new(false, spinCount: 0);
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -39,11 +38,8 @@ internal sealed partial class SqliteWalCheckpointer : IDisposable
     private long _restarts;
     private long _failures;
 
-    // The checkpoint thread's own: failures since the last success, and when (and whether, in this run of
-    // failures) a warning was last logged.
-    private long _failuresInARow;
-    private long? _lastWarning;
-    private bool _warnedInThisRun;
+    // The checkpoint thread's own.
+    private readonly FailureRun _failureRun;
 
     /// <summary>Opens the second connection and starts the thread.</summary>
     /// <param name="connectionString">The store's database.</param>
@@ -58,7 +54,7 @@ internal sealed partial class SqliteWalCheckpointer : IDisposable
         _holdWrites = holdWrites;
         _beforeCheckpoint = beforeCheckpoint;
         _logger = logger;
-        _time = time ?? TimeProvider.System;
+        _failureRun = new FailureRun(time ?? TimeProvider.System, FailureLogInterval);
         _connection = new SqliteConnection(connectionString);
         _connection.Open();
         _passive = _connection.CreateCommand();
@@ -138,34 +134,18 @@ internal sealed partial class SqliteWalCheckpointer : IDisposable
 
     private void Failed(Exception ex)
     {
-        _failuresInARow++;
-        long now = _time.GetTimestamp();
-        if (_lastWarning is long last && _time.GetElapsedTime(last, now) < FailureLogInterval)
+        if (_failureRun.Failed() && _logger is not null)
         {
-            return;
-        }
-        _lastWarning = now;
-        _warnedInThisRun = true;
-        if (_logger is not null)
-        {
-            Log.CheckpointFailed(_logger, _failuresInARow, ex.Message);
+            Log.CheckpointFailed(_logger, _failureRun.InARow, ex.Message);
         }
     }
 
     private void Succeeded()
     {
-        if (_failuresInARow == 0)
+        if (_failureRun.Succeeded() is long failures && _logger is not null)
         {
-            return;
+            Log.CheckpointsResumed(_logger, failures);
         }
-        // Only after a run of failures that was logged: a failure or two between successes that fell within a
-        // warning's interval pass unlogged both ways, so the lines stay at most two a minute.
-        if (_warnedInThisRun && _logger is not null)
-        {
-            Log.CheckpointsResumed(_logger, _failuresInARow);
-        }
-        _failuresInARow = 0;
-        _warnedInThisRun = false;
     }
 
     /// <summary>One <c>PASSIVE</c> checkpoint: (frames in the WAL, frames copied into the file).</summary>
