@@ -3,19 +3,19 @@ using Microsoft.Extensions.Logging;
 
 namespace ContentFilter.Checks.Greylisting;
 
-/// <summary>Checkpoints the greylist's WAL from its own connection and thread, so no policy query waits on one.</summary>
+/// <summary>Checkpoints the greylist's WAL from its own connection and thread, so the store's writer does not wait on one.</summary>
 /// <remarks>
 /// <para>With SQLite's automatic checkpoint (every 1,000 WAL pages) the commit that crosses the mark copies the
 /// pages into the database file and syncs the WAL and the file (<c>synchronous=NORMAL</c>), a few milliseconds in
-/// which every query of the group commit waits, on the socket thread that happened to commit. The store turns that
-/// off (<c>wal_autocheckpoint=0</c>) and signals this thread instead after as many page writes.</para>
+/// which the committing thread waits. The store turns that off (<c>wal_autocheckpoint=0</c>) and signals this
+/// thread instead after as many page writes.</para>
 /// <para>A <c>PASSIVE</c> checkpoint runs beside the writer, so under steady load the writer has always appended
 /// a little more by the time it ends and SQLite never starts the WAL over (it does so only when every frame has
 /// been copied). When the WAL has grown past <see cref="RestartFrames"/>, the same checkpoint is repeated with the
 /// store's writes held off (<c>holdWrites</c>): it copies only what was appended since, and the next commit starts
 /// the WAL from the beginning.</para>
-/// <para>Durability is what it was: <c>synchronous=NORMAL</c>, a commit survives a crash of the process; a power
-/// cut may lose the commits since the WAL was last synced by a checkpoint (those senders wait once more).</para>
+/// <para>Durability is what <c>synchronous=NORMAL</c> gives: a commit survives a crash of the process; a power cut
+/// may lose the commits since the WAL was last synced by a checkpoint (those senders wait once more).</para>
 /// <para>A checkpoint that fails (disk full, I/O error) leaves the WAL growing, so it is logged as a warning with
 /// the error and the count of failures in a row: the first one at once, then at most one line per
 /// <see cref="FailureLogInterval"/> (a checkpoint is asked for after every 1,000 page writes, which under load is
