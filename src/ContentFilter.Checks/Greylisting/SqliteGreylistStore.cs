@@ -396,8 +396,10 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
                 {
                     WriteQueued();
                 }
-                catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+                catch (Exception ex)
                 {
+                    // Whatever it is, the updates stay queued and are tried again: letting it end the thread (and
+                    // the process) would lose all of them.
                     WriteFailed(ex, stopping);
                     failed = true;
                 }
