@@ -1631,7 +1631,7 @@ def targets(rows, extra):
         floors = [(name, statistics.median(a / b for a, b, _ in xs)) for r in g for name, xs in r.get("floor", {}).items()]
         add("greylist ≥ 10× postgrey", worst["cf"] / worst["peer"] >= 10,
             ", ".join(f"{r['path'].split(', ')[1]} {r['cf'] / r['peer']:.1f}×" for r in g)
-            + "".join(f"; {name} (does nothing) {x:.1f}×" for name, x in floors))
+            + "".join(f"; {name} (decides nothing) {x:.1f}×" for name, x in floors))
     if "milter" in ONLY:
         # Issue 6's target is the milter path itself: the no-checks rows (TCP and unix socket) are judged. The DKIM
         # signing rows are shown beside them as information; signing has its own target (issue 5, relay rows).
