@@ -76,7 +76,12 @@ public static class ServiceWiring
             sp.GetRequiredService<ILogger<GreylistEngine>>(),
             sp.GetRequiredService<IAuditSink>()));
         services.AddSingleton<ContentFilter.Pipeline.Greylisting.IGreylist>(sp => sp.GetRequiredService<GreylistEngine>());
-        services.AddSingleton<ContentFilter.Pipeline.Policy.IReloadable>(sp => sp.GetRequiredService<GreylistEngine>());
+        if (UsesGreylisting(config))
+        {
+            // Only then: as a reloadable it is built at start, and with it the store, which reads the SQLite file
+            // into memory and locks it. Without a door that asks it, nothing builds the engine.
+            services.AddSingleton<ContentFilter.Pipeline.Policy.IReloadable>(sp => sp.GetRequiredService<GreylistEngine>());
+        }
 
         AddChecks(services, config, hostName);
 
@@ -135,6 +140,15 @@ public static class ServiceWiring
             exemptions.Add(new FcrdnsGreylistExemption(dns, grey.FcrdnsDomains, time, TimeSpan.FromMilliseconds(shareMs)));
         }
         return exemptions.ToArray();
+    }
+
+    /// <summary>True when an enabled listener asks the greylist: a policy door, or a milter with <c>Milter:GreylistAtRcpt</c> (as DoorFactory wires them).</summary>
+    internal static bool UsesGreylisting(LoadedConfig config)
+    {
+        bool milterAtRcpt = config.Get<ContentFilter.Frontends.Milter.MilterOptions>("Milter").GreylistAtRcpt;
+        return config.Settings.Listeners.Values.Any(l => l.Enabled
+            && (l.Protocol == ContentFilter.Frontends.Transport.ListenerProtocol.Policy
+                || (l.Protocol == ContentFilter.Frontends.Transport.ListenerProtocol.Milter && milterAtRcpt)));
     }
 
     /// <summary>Opens the greylist store; a SQLite file's directory is created 0700 (triplets are private data).</summary>

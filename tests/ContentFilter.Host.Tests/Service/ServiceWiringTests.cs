@@ -49,6 +49,36 @@ public sealed class ServiceWiringTests
         }
     }
 
+    [Theory]
+    [InlineData(true, false, true)]
+    [InlineData(false, false, false)]
+    [InlineData(false, true, true)]
+    public async Task TheGreylistFile_IsOpenedAtStart_OnlyWhenADoorAsksTheGreylist(bool policyDoor, bool milterAtRcpt, bool opened)
+    {
+        string dir = Directory.CreateTempSubdirectory("cf-wiring-grey-").FullName;
+        try
+        {
+            string db = Path.Combine(dir, "greylist.db");
+            LoadedConfig config = ConfigLoader.Load(null, new Dictionary<string, string?>
+            {
+                ["CONTENTFILTER_Greylist__SqlitePath"] = db,
+                ["CONTENTFILTER_Listeners__policy__Enabled"] = policyDoor ? "true" : "false",
+                ["CONTENTFILTER_Milter__GreylistAtRcpt"] = milterAtRcpt ? "true" : "false",
+            }, readDefaultFile: false);
+            Assert.Empty(config.Errors);
+            await using ServiceProvider sp = ServiceHost.BuildTools(config);
+
+            // What the service builds at start: the hosted services, the reload coordinator among them.
+            _ = sp.GetServices<Microsoft.Extensions.Hosting.IHostedService>().ToList();
+
+            Assert.Equal(opened, File.Exists(db + ".lock"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task BuildTools_ChecksOff_RegistersNone()
     {
