@@ -50,7 +50,7 @@ public static class DoorFactory
                     sp.GetRequiredService<ILogger<MilterSession>>(),
                     inbound,
                     inbound with { Direction = MessageDirection.Originating },
-                    milter.GreylistAtRcpt ? sp.GetRequiredService<IGreylist>() : null,
+                    AsksGreylist(listener, milter) ? sp.GetRequiredService<IGreylist>() : null,
                     sp.GetRequiredService<IQuarantineStore>()), null);
             case ListenerProtocol.Policy:
                 return (new PolicySession(
@@ -62,6 +62,10 @@ public static class DoorFactory
                 throw new NotSupportedException($"listener '{listener.Name}': protocol {listener.Protocol} is not available in this build");
         }
     }
+
+    /// <summary>True when the door <see cref="Create"/> makes for <paramref name="listener"/> asks the greylist: a policy door, or a milter with <c>Milter:GreylistAtRcpt</c>.</summary>
+    public static bool AsksGreylist(ListenerOptions listener, MilterOptions milter) =>
+        listener.Protocol == ListenerProtocol.Policy || (listener.Protocol == ListenerProtocol.Milter && milter.GreylistAtRcpt);
 
     /// <summary>The proxy's options from the service settings.</summary>
     public static SmtpProxyOptions ProxyOptions(ContentFilterSettings s) => new()

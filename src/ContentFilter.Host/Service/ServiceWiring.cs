@@ -142,13 +142,11 @@ public static class ServiceWiring
         return exemptions.ToArray();
     }
 
-    /// <summary>True when an enabled listener asks the greylist: a policy door, or a milter with <c>Milter:GreylistAtRcpt</c> (as DoorFactory wires them).</summary>
+    /// <summary>True when an enabled listener's door asks the greylist (<see cref="DoorFactory.AsksGreylist"/>).</summary>
     internal static bool UsesGreylisting(LoadedConfig config)
     {
-        bool milterAtRcpt = config.Get<ContentFilter.Frontends.Milter.MilterOptions>("Milter").GreylistAtRcpt;
-        return config.Settings.Listeners.Values.Any(l => l.Enabled
-            && (l.Protocol == ContentFilter.Frontends.Transport.ListenerProtocol.Policy
-                || (l.Protocol == ContentFilter.Frontends.Transport.ListenerProtocol.Milter && milterAtRcpt)));
+        var milter = config.Get<ContentFilter.Frontends.Milter.MilterOptions>("Milter");
+        return config.Settings.Listeners.Values.Any(l => l.Enabled && DoorFactory.AsksGreylist(l, milter));
     }
 
     /// <summary>Opens the greylist store; a SQLite file's directory is created 0700 (triplets are private data).</summary>
