@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 
 namespace ContentFilter.Checks.Tests.Greylisting;
 
-/// <summary>Holds the first call of a store's test hook (a group transaction, a checkpoint) until released; later calls pass.</summary>
+/// <summary>Holds the first call of a store's test hook (the writer's transaction, a checkpoint) until released; later calls pass.</summary>
 internal sealed class FirstCallHolder(TimeSpan wait) : IDisposable
 {
     private readonly ManualResetEventSlim _go = new(false);
