@@ -115,38 +115,46 @@ public sealed class ProxyEndToEndTests
     [SkippableFact]
     public async Task Proxy_KilledWithSigkillMidData_DeliveredExactlyOnceAfterRestartAndFlush()
     {
+        // Postfix reaches the filter through a relay that passes 8 MB of the 40 MB transfer and holds the rest, so the
+        // kill lands mid-DATA however fast the machine is (polling the filter's reads alone raced a fast transfer).
+        const long PassedBeforeHold = 8_000_000;
+        HoldingRelay? relay = null;
         await using FilterChain chain = await FilterChain.StartAsync(
-            p => p.MessageSizeLimit = 200_000_000,
+            p =>
+            {
+                p.MessageSizeLimit = 200_000_000;
+                relay = new HoldingRelay(p.ContentFilterPort!.Value, PassedBeforeHold);
+                p.ContentFilterPort = relay.Port;
+            },
             f => f.Set("Limits:MaxMessageSize", 200_000_000));
+        await using HoldingRelay held = relay!;
         string path = Path.Combine(chain.Filter.RootDirectory, "big.eml");
         LargeMessage.Write(path, 40_000_000);
-        int pid = chain.Filter.Pid ?? throw new InvalidOperationException("filter not running");
-        long baseline = ProcStatus.ReadCharacters(pid) ?? 0;
 
-        // Kill as soon as the filter has read a few MB of the transfer Postfix makes to it: mid-DATA, long before the dot.
-        Task<long> killer = Task.Run(async () =>
-        {
-            DateTime deadline = DateTime.UtcNow + Deadline;
-            while (DateTime.UtcNow < deadline)
-            {
-                long read = (ProcStatus.ReadCharacters(pid) ?? baseline) - baseline;
-                if (read > 4_000_000)
-                {
-                    chain.Filter.Kill();
-                    return read;
-                }
-                await Task.Delay(2);
-            }
-            return -1;
-        });
         string queueId;
         await using (FileStream stream = File.OpenRead(path))
         {
             queueId = await chain.SubmitAsync("big@example.org", "user@dest.test", stream);
         }
-        long readWhenKilled = await killer;
-        Assert.True(readWhenKilled > 0, "the filter never received the message\n" + chain.Diagnostics());
-        Assert.True(readWhenKilled < 30_000_000, $"killed only after {readWhenKilled} bytes: not mid-DATA");
+        long passed = await held.Held.WaitAsync(Deadline);
+        Assert.Equal(PassedBeforeHold, passed);
+
+        // Kill once the filter has spooled half of what reached it: it is in the body, far from the dot.
+        long spooledWhenKilled = -1;
+        DateTime deadline = DateTime.UtcNow + Deadline;
+        while (DateTime.UtcNow < deadline)
+        {
+            long spooled = chain.Filter.SpoolFiles().Sum(f => f.Length);
+            if (spooled > PassedBeforeHold / 2)
+            {
+                chain.Filter.Kill();
+                spooledWhenKilled = spooled;
+                break;
+            }
+            await Task.Delay(2);
+        }
+        Assert.True(spooledWhenKilled > 0, "the filter never spooled the message\n" + chain.Diagnostics());
+        held.Release();
 
         await chain.WaitForFilterDeferralAsync(queueId, Deadline);
         Assert.Empty(chain.Postfix.DeliveredFiles());

@@ -18,28 +18,6 @@ public static class ProcStatus
     /// <summary>Current resident set size (<c>VmRSS</c>) in bytes, or null when the process is gone.</summary>
     public static long? RssBytes(int pid) => Kilobytes(pid, "VmRSS");
 
-    /// <summary>
-    /// Bytes the process has read through read(2)-like calls, sockets included (<c>rchar</c> of <c>/proc/PID/io</c>),
-    /// or null when unreadable. Lets a test see a transfer in progress without knowing how the process stores it.
-    /// </summary>
-    public static long? ReadCharacters(int pid)
-    {
-        try
-        {
-            foreach (string line in File.ReadAllLines($"/proc/{pid}/io"))
-            {
-                if (line.StartsWith("rchar:", StringComparison.Ordinal))
-                {
-                    return long.Parse(line.AsSpan(6).Trim(), CultureInfo.InvariantCulture);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-        }
-        return null;
-    }
-
     /// <summary>Waits (polling every 20 ms) until the process has exited; false when the deadline passed first.</summary>
     public static async Task<bool> WaitForExitAsync(int pid, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
