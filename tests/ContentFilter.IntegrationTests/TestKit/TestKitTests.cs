@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using ContentFilter.Testing.Messages;
 using ContentFilter.Testing.Smtp;
@@ -56,6 +58,48 @@ public sealed class TestKitTests
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task HoldingRelay_PassesExactlyTheSetBytesUntilReleased_ThenTheRestIntactAndRepliesAlways()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        await using var relay = new HoldingRelay(((IPEndPoint)listener.LocalEndpoint).Port, holdAfter: 10_000);
+        byte[] sent = new byte[100_000];
+        new Random(7).NextBytes(sent);
+
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, relay.Port);
+        using TcpClient server = await listener.AcceptTcpClientAsync();
+        NetworkStream toServer = client.GetStream();
+        NetworkStream atServer = server.GetStream();
+        Task sending = toServer.WriteAsync(sent).AsTask();
+
+        byte[] received = new byte[sent.Length];
+        await atServer.ReadExactlyAsync(received.AsMemory(0, 10_000));
+        Assert.Equal(10_000, await relay.Held.WaitAsync(TimeSpan.FromSeconds(30)));
+        // Held: the server's side still reaches the client, nothing more of the client's reaches the server.
+        await atServer.WriteAsync("250 ok\r\n"u8.ToArray());
+        byte[] reply = new byte[8];
+        await toServer.ReadExactlyAsync(reply);
+        Assert.Equal("250 ok\r\n", Encoding.ASCII.GetString(reply));
+        Assert.Equal(0, server.Available);
+
+        relay.Release();
+        await atServer.ReadExactlyAsync(received.AsMemory(10_000));
+        await sending;
+        Assert.Equal(sent, received);
+
+        // The server closing ends the client's connection too (reset: the relay closes both at once).
+        server.Close();
+        try
+        {
+            Assert.Equal(0, await toServer.ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+        catch (IOException)
+        {
         }
     }
 }
