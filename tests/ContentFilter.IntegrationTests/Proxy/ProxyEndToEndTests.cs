@@ -118,16 +118,15 @@ public sealed class ProxyEndToEndTests
         // Postfix reaches the filter through a relay that passes 8 MB of the 40 MB transfer and holds the rest, so the
         // kill lands mid-DATA however fast the machine is (polling the filter's reads alone raced a fast transfer).
         const long PassedBeforeHold = 8_000_000;
-        HoldingRelay? relay = null;
+        await using var relay = new HoldingRelay(PassedBeforeHold);
         await using FilterChain chain = await FilterChain.StartAsync(
             p =>
             {
                 p.MessageSizeLimit = 200_000_000;
-                relay = new HoldingRelay(p.ContentFilterPort!.Value, PassedBeforeHold);
+                relay.TargetPort = p.ContentFilterPort!.Value;
                 p.ContentFilterPort = relay.Port;
             },
             f => f.Set("Limits:MaxMessageSize", 200_000_000));
-        await using HoldingRelay held = relay!;
         string path = Path.Combine(chain.Filter.RootDirectory, "big.eml");
         LargeMessage.Write(path, 40_000_000);
 
@@ -136,7 +135,7 @@ public sealed class ProxyEndToEndTests
         {
             queueId = await chain.SubmitAsync("big@example.org", "user@dest.test", stream);
         }
-        long passed = await held.Held.WaitAsync(Deadline);
+        long passed = await relay.Held.WaitAsync(Deadline);
         Assert.Equal(PassedBeforeHold, passed);
 
         // Kill once the filter has spooled half of what reached it: it is in the body, far from the dot.
@@ -154,7 +153,7 @@ public sealed class ProxyEndToEndTests
             await Task.Delay(2);
         }
         Assert.True(spooledWhenKilled > 0, "the filter never spooled the message\n" + chain.Diagnostics());
-        held.Release();
+        relay.Release();
 
         await chain.WaitForFilterDeferralAsync(queueId, Deadline);
         Assert.Empty(chain.Postfix.DeliveredFiles());

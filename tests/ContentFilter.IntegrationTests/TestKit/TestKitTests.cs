@@ -66,7 +66,7 @@ public sealed class TestKitTests
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        await using var relay = new HoldingRelay(((IPEndPoint)listener.LocalEndpoint).Port, holdAfter: 10_000);
+        await using var relay = new HoldingRelay(holdAfter: 10_000) { TargetPort = ((IPEndPoint)listener.LocalEndpoint).Port };
         byte[] sent = new byte[100_000];
         new Random(7).NextBytes(sent);
 

@@ -11,7 +11,6 @@ namespace ContentFilter.Testing.Smtp;
 public sealed class HoldingRelay : IAsyncDisposable
 {
     private readonly TcpListener _listener;
-    private readonly int _targetPort;
     private readonly long _holdAfter;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<long> _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -19,18 +18,19 @@ public sealed class HoldingRelay : IAsyncDisposable
     private readonly List<Task> _sessions = new();
     private readonly Task _accepting;
 
-    /// <summary>Listens on 127.0.0.1 (port 0) and relays each connection to <c>127.0.0.1:targetPort</c>.</summary>
-    /// <param name="targetPort">The server's port.</param>
+    /// <summary>Listens on 127.0.0.1 (port 0) and relays each connection to <c>127.0.0.1:</c><see cref="TargetPort"/>.</summary>
     /// <param name="holdAfter">How many of a connection's client bytes pass before the relay holds the rest.</param>
-    public HoldingRelay(int targetPort, long holdAfter)
+    public HoldingRelay(long holdAfter)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(holdAfter);
-        _targetPort = targetPort;
         _holdAfter = holdAfter;
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         _accepting = Task.Run(AcceptLoopAsync);
     }
+
+    /// <summary>The server's port on 127.0.0.1; set before the first connection (the relay can exist before the server).</summary>
+    public int TargetPort { get; set; }
 
     /// <summary>The relay's own port, for the client to connect to.</summary>
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -66,7 +66,7 @@ public sealed class HoldingRelay : IAsyncDisposable
         {
             try
             {
-                await server.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _targetPort), _stop.Token).ConfigureAwait(false);
+                await server.ConnectAsync(new IPEndPoint(IPAddress.Loopback, TargetPort), _stop.Token).ConfigureAwait(false);
                 Task up = PumpAsync(client, server, hold: true);
                 Task down = PumpAsync(server, client, hold: false);
                 await Task.WhenAny(up, down).ConfigureAwait(false);
