@@ -12,8 +12,8 @@ Parts (BENCH_ONLY=relay,greylist,milter,memory selects some):
             Also DKIM signing with ed25519 (ContentFilter only: amavisd-new cannot) and DKIM verification of
             pre-signed mail (key served by a private dnsmasq), sent by send_signed() instead of smtp-source.
   greylist  the same stream of policy queries against postgrey and the contentfilter process (SQLite, Redis), and
-            against a policy server that decides nothing (scripts/nullpolicy.c, alone and with one Redis script per
-            query: the floors).
+            against policy servers that decide nothing, alone and with one Redis script per query (the floors): in
+            C (scripts/nullpolicy.c) and in .NET (the bench tool's null mode).
   milter    a private Postfix (smtpd_milters) with ContentFilter's milter, with opendkim, with a milter that does
             nothing (scripts/nullmilter.c, the floor), with no milter.
   memory    ContentFilter's RSS at rest and while relaying one 100 MB message.
@@ -1091,22 +1091,30 @@ def part_greylist(rows):
         # 70,000-100,000 (tiered JIT / PGO), with the SQLite and the Redis store alike.
         greylist_load(cfs[store].port, 5 * CF_WARM, "warm")
 
-    # The floors: the null policy server alone, and with one Redis script per query (ContentFilter's own).
+    # The floors: a policy server that decides nothing, alone and with one Redis script per query (ContentFilter's
+    # own), in C (scripts/nullpolicy.c) and in .NET (the bench tool's null mode: the runtime ContentFilter runs on,
+    # its async sockets as ContentFilter sets them up, StackExchange.Redis as ContentFilter's Redis store uses it).
     nulls = {}
+    script = redis_check_script()
+    path = os.path.join(WORK, "check.lua")
+    if script:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(script)
+    servers = []
     if NULL_POLICY:
-        nport = free_port()
-        nulls["null"] = (start("nullpolicy", [NULL_POLICY, str(nport)]), nport)
-        wait_port(nport, nulls["null"][0], "nullpolicy")
-        script = redis_check_script()
+        servers.append(("null", "nullpolicy", [NULL_POLICY], []))
         if script:
-            path = os.path.join(WORK, "check.lua")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(script)
-            nport = free_port()
-            nulls["null+redis"] = (start("nullpolicy-redis", [NULL_POLICY, str(nport), str(rport), path]), nport)
-            wait_port(nport, nulls["null+redis"][0], "nullpolicy (redis)")
-        for daemon, nport in nulls.values():
-            greylist_load(nport, CF_WARM, "warm")
+            servers.append(("null+redis", "nullpolicy-redis", [NULL_POLICY], [str(rport), path]))
+    servers.append((".NET null", "dotnet-null", [GREYLIST_BENCH, "null", "--port"], []))
+    if script:
+        servers.append((".NET null+redis", "dotnet-null-redis", [GREYLIST_BENCH, "null", "--port"],
+                        ["--redis", f"127.0.0.1:{rport}", "--script", path]))
+    for name, label, command, extra_args in servers:
+        nport = free_port()
+        nulls[name] = (start(label, command + [str(nport)] + extra_args), nport)
+        wait_port(nport, nulls[name][0], label)
+    for daemon, nport in nulls.values():
+        greylist_load(nport, CF_WARM, "warm")
 
     def one(port, pid, n, seed):
         before = cpu_ticks(tree(pid))
@@ -1138,9 +1146,9 @@ def part_greylist(rows):
             "cf_mem": f"{cf.hwm / 1024:.0f} MiB RSS", "peer_mem": f"{pg_hwm / 1024:.0f} MiB RSS",
             "cf_cpu": ours[2], "peer_cpu": pg[2], "unit": "q/s", "p99": (ours[1], pg[1]),
             "rounds": [(x[store][0], x["postgrey"][0]) for x in rounds],
-            # The floor for this store's design, in the same rounds: nothing decided; one Redis script a query.
+            # The floors for this store's design, in the same rounds: nothing decided; one Redis script a query.
             "floor": {name: [(x[name][0], x["postgrey"][0], x[name][2]) for x in rounds]
-                      for name in nulls if name == ("null" if store == "sqlite" else "null+redis")},
+                      for name in nulls if name.endswith("+redis") == (store == "redis")},
         })
     stop(redis)
 
@@ -1499,10 +1507,13 @@ def report(rows, extra, load, started, elapsed):
                        + f", postgrey {g[0]['p99'][1]:.2f} ms. CPU is per query.")
             floors = [(r, name, xs) for r in g for name, xs in r.get("floor", {}).items()]
             if floors:
-                out.append("The null policy server (scripts/nullpolicy.c: one thread per connection, blocking I/O, answers "
-                           "without deciding; with Redis, first one EVALSHA of ContentFilter's own check script per query "
-                           "on a connection of its session's own) in the same rounds, q/s and ratio to that round's "
-                           "postgrey, its CPU per query: "
+                out.append("The null policy servers in the same rounds (they answer without deciding; with +redis, first "
+                           "one EVALSHA of ContentFilter's own check script per query): null is scripts/nullpolicy.c (C, "
+                           "one thread per connection, blocking I/O, with Redis a connection per session); .NET null is "
+                           "the bench tool's null mode (the runtime ContentFilter runs on, async sockets with completions "
+                           "inline as ContentFilter sets them, with Redis StackExchange.Redis's one multiplexed "
+                           "connection as ContentFilter's store uses it). q/s and ratio to that round's postgrey, the "
+                           "server's CPU per query: "
                            + "; ".join(f"{name} (the floor beside {r['path'].split(', ')[1]}) "
                                        + ", ".join(f"{a:.0f} ({a / b:.1f}×, {c * 1000:.0f} µs)" for a, b, c in xs)
                                        for r, name, xs in floors) + ".")

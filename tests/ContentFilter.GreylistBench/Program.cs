@@ -6,8 +6,10 @@ using ContentFilter.Checks.Greylisting;
 using ContentFilter.Frontends.Policy;
 using ContentFilter.Frontends.Tests.Policy;
 using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
 
 // serve --store sqlite|redis [--db PATH] [--redis CONFIG] : prints "PORT n" and serves until stdin closes.
+// null --port N [--redis HOST:PORT --script FILE] : a policy server that decides nothing, until killed.
 // load --port N [--connections 10] [--requests 20000] [--seed S] : prints "qps=.. p50_ms=.. p99_ms=.. deferred=.."
 string mode = args.Length > 0 ? args[0] : "";
 string Arg(string name, string fallback)
@@ -36,6 +38,77 @@ if (mode == "serve")
     Console.Out.Flush();
     await Console.In.ReadToEndAsync();
     return 0;
+}
+
+if (mode == "null")
+{
+    // The floor for a .NET policy server on this machine, beside scripts/nullpolicy.c's for C: it answers every
+    // query with the DEFER_IF_PERMIT line, with socket completions inline on the epoll thread and the thread-pool
+    // setting as ContentFilter runs (its Program and runtimeconfig). With --redis and --script it first runs the
+    // script once per query through StackExchange.Redis (EVALSHA), with the keys and arguments nullpolicy.c gives it.
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+    byte[] answer = "action=DEFER_IF_PERMIT 4.2.0 Greylisted, see http://postgrey.schweikert.ch/help/bench.test.html\n\n"u8.ToArray();
+    string redisEndpoint = Arg("--redis", "");
+    IDatabase? redis = null;
+    string script = "";
+    if (redisEndpoint.Length > 0)
+    {
+        script = File.ReadAllText(Arg("--script", "check.lua"));
+        redis = (await ConnectionMultiplexer.ConnectAsync(redisEndpoint)).GetDatabase();
+    }
+    using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+    listener.Bind(new IPEndPoint(IPAddress.Loopback, int.Parse(Arg("--port", "10023"))));
+    listener.Listen(128);
+    while (true)
+    {
+        Socket client = await listener.AcceptAsync();
+        client.NoDelay = true;
+        _ = Task.Run(() => NullSessionAsync(client));
+    }
+
+    async Task NullSessionAsync(Socket socket)
+    {
+        using (socket)
+        {
+            byte[] buffer = new byte[65536];
+            int have = 0;
+            while (true)
+            {
+                int n = await socket.ReceiveAsync(buffer.AsMemory(have), SocketFlags.None);
+                if (n == 0 || (have += n) == buffer.Length)
+                {
+                    return;
+                }
+                int from = 0;
+                for (int end; (end = buffer.AsSpan(from, have - from).IndexOf("\n\n"u8)) >= 0; from += end + 2)
+                {
+                    if (redis is not null)
+                    {
+                        string request = Encoding.ASCII.GetString(buffer, from, end + 1);
+                        string address = Attribute(request, "client_address");
+                        RedisKey[] keys = [$"nullpolicy:t:{address}/{Attribute(request, "sender")}/{Attribute(request, "recipient")}", $"nullpolicy:c:{address}"];
+                        await redis.ScriptEvaluateAsync(script, keys, [DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 300, 172800, 3024000, 5, 3600, 1]);
+                    }
+                    await socket.SendAsync(answer, SocketFlags.None);
+                }
+                buffer.AsSpan(from, have - from).CopyTo(buffer);
+                have -= from;
+            }
+        }
+    }
+
+    // The value of a "name=" line other than the first (request=), or "".
+    static string Attribute(string request, string name)
+    {
+        int at = request.IndexOf("\n" + name + "=", StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return "";
+        }
+        int start = at + name.Length + 2;
+        int end = request.IndexOf('\n', start);
+        return request[start..(end < 0 ? request.Length : end)];
+    }
 }
 
 if (mode == "load")
@@ -144,5 +217,5 @@ if (mode == "load")
     return deferred == total ? 0 : 2;
 }
 
-Console.Error.WriteLine("usage: serve --store sqlite|redis [--db PATH] [--redis CONFIG] | load --port N [--connections 10] [--requests 20000] [--seed S]");
+Console.Error.WriteLine("usage: serve --store sqlite|redis [--db PATH] [--redis CONFIG] | null --port N [--redis HOST:PORT --script FILE] | load --port N [--connections 10] [--requests 20000] [--seed S]");
 return 64;
