@@ -315,7 +315,7 @@ public sealed partial class SqliteGreylistStore : IGreylistStore
             lock (_state)
             {
                 // The same rules as the DELETEs; an update queued since (last = now) is never expired.
-                RemoveWhere(_tripletIndex, r => now - r.Last > timing.MaxAge || (r.Last - r.First < timing.Delay && now - r.Last > timing.RetryWindow));
+                RemoveWhere(_tripletIndex, r => TripletRules.TripletExpired(r.First, r.Last, now, timing));
                 RemoveWhere(_clientIndex, r => now - r.Last > timing.MaxAge);
             }
             return ValueTask.FromResult(removed);
